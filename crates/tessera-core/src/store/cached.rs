@@ -1,0 +1,86 @@
+//! A [`SessionStore`] that answers session reads from memory and writes through to a backend.
+//!
+//! Verifying a session is the hottest path of the server; this keeps it free of I/O. The cache is
+//! coherent only while this process is the backend's sole writer (the embedded store); a shared
+//! backend needs invalidation from the other instances before it can sit behind it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use quick_cache::sync::Cache;
+
+use super::{SessionStore, StoreResult};
+use crate::session::SessionRecord;
+use crate::{SessionId, Timestamp, TokenDigest, UserId};
+
+/// Caches up to `capacity` live sessions by token digest in front of `backend`.
+pub struct CachedSessionStore {
+    cache: Cache<TokenDigest, Arc<SessionRecord>>,
+    backend: Arc<dyn SessionStore>,
+}
+
+impl CachedSessionStore {
+    /// A cache of at most `capacity` sessions in front of `backend`.
+    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize) -> Self {
+        Self { cache: Cache::new(capacity.max(1)), backend }
+    }
+
+    fn forget(&self, ended: &[SessionRecord]) {
+        for session in ended {
+            self.cache.remove(&session.digest);
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedSessionStore {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.backend.create_session(session).await?;
+        self.cache.insert(session.digest, Arc::new(session.clone()));
+        Ok(())
+    }
+
+    async fn session_by_digest(&self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<SessionRecord>> {
+        if let Some(hit) = self.cache.get(digest) {
+            if hit.is_live(now) {
+                return Ok(Some((*hit).clone()));
+            }
+            self.cache.remove(digest);
+            return Ok(None);
+        }
+        let loaded = self.backend.session_by_digest(digest, now).await?;
+        if let Some(session) = &loaded {
+            self.cache.insert(*digest, Arc::new(session.clone()));
+        }
+        Ok(loaded)
+    }
+
+    async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        // Update the cached copy first, so concurrent requests see the touch and skip their own.
+        if self.cache.get(&session.digest).is_some() {
+            self.cache.insert(session.digest, Arc::new(session.clone()));
+        }
+        self.backend.touch_session(session).await
+    }
+
+    async fn sessions_of_user(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<SessionRecord>> {
+        self.backend.sessions_of_user(user_id, now).await
+    }
+
+    async fn delete_session(&self, user_id: UserId, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+        let ended = self.backend.delete_session(user_id, id).await?;
+        self.forget(ended.as_slice());
+        Ok(ended)
+    }
+
+    async fn delete_sessions_of_user(&self, user_id: UserId, keep: Option<SessionId>) -> StoreResult<Vec<SessionRecord>> {
+        let ended = self.backend.delete_sessions_of_user(user_id, keep).await?;
+        self.forget(&ended);
+        Ok(ended)
+    }
+
+    async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        // Expired entries fail `is_live` on their next read and are dropped then.
+        self.backend.purge_expired_sessions(now).await
+    }
+}

@@ -1,0 +1,1 @@
+//! Tessera's HTTP API: the axum router, extractors and problem+json errors.

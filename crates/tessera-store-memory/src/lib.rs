@@ -1,0 +1,1 @@
+//! In-memory stores: the reference implementation and a test double.
