@@ -80,6 +80,47 @@ impl PasswordHasher {
     }
 }
 
+/// Runs password hashing off the async runtime, at most `concurrency` at a time, so that a
+/// burst of logins queues for the hashing threads instead of stalling requests that only verify
+/// a session.
+#[derive(Clone, Debug)]
+pub struct PasswordWorker {
+    hasher: PasswordHasher,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl PasswordWorker {
+    /// A worker running at most `concurrency` (at least one) hashes at once.
+    pub fn new(hasher: PasswordHasher, concurrency: usize) -> Self {
+        Self { hasher, permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))) }
+    }
+
+    /// The default bound: every core but one, so one is always left for serving requests.
+    pub fn default_concurrency() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    }
+
+    /// [`PasswordHasher::hash`] on a blocking thread.
+    pub async fn hash(&self, password: String) -> String {
+        self.run(move |hasher| hasher.hash(&password)).await
+    }
+
+    /// [`PasswordHasher::verify`] on a blocking thread.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
+        self.run(move |hasher| hasher.verify(&password, stored.as_deref())).await
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce(&PasswordHasher) -> T + Send + 'static) -> T {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _permit = self.permits.acquire().await.expect("password semaphore is never closed");
+        let hasher = self.hasher.clone();
+        match tokio::task::spawn_blocking(move || job(&hasher)).await {
+            Ok(value) => value,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,9 +14,11 @@
 //! - Run the shared behaviour suite (`tessera-store-tests`) against the new backend.
 
 mod cached;
+mod cached_users;
 mod records;
 
 pub use cached::CachedSessionStore;
+pub use cached_users::CachedUserStore;
 pub use records::{
     KeyAlgorithm, RefreshFamily, RefreshToken, Revocation, RevokedKind, RotateOutcome, SigningKeyRecord,
 };

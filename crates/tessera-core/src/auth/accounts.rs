@@ -1,0 +1,163 @@
+//! Accounts: registration, password checks and changes, roles, removal.
+
+use super::{Auth, AuthError};
+use crate::password::{MAX_PASSWORD_BYTES, validate_password};
+use crate::store::StoreError;
+use crate::user::{User, Username, canonical_username, normalize_roles};
+use crate::{SessionId, UserId};
+
+impl Auth {
+    /// `POST /v1/users`: a new account with no roles, when signup is open.
+    ///
+    /// # Errors
+    /// `SignupDisabled`, `InvalidRequest` for a malformed name or password, `UsernameTaken`.
+    pub async fn register(&self, username: &str, password: &str) -> Result<User, AuthError> {
+        if !self.settings.signup {
+            return Err(AuthError::SignupDisabled);
+        }
+        self.create_user(username, password, &[]).await
+    }
+
+    /// A new account with `roles`, whatever the signup setting (the operator's CLI).
+    ///
+    /// # Errors
+    /// `InvalidRequest` for a malformed name, password or role; `UsernameTaken`.
+    pub async fn create_user(&self, username: &str, password: &str, roles: &[String]) -> Result<User, AuthError> {
+        let username = Username::parse(username)?;
+        validate_password(password)?;
+        let roles = normalize_roles(roles)?;
+        let user = User {
+            id: UserId::random(),
+            username,
+            roles,
+            password_hash: self.passwords.hash(password.to_owned()).await,
+            created_at: self.now(),
+        };
+        match self.stores.users.create_user(&user).await {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a username and password, throttled before any hashing: the user on success.
+    /// An unknown user costs the same work and gets the same answer as a wrong password.
+    ///
+    /// # Errors
+    /// `InvalidRequest` for input no account could have, `TooManyAttempts`, `InvalidCredentials`.
+    pub async fn check_password(&self, username: &str, password: &str, address: &str) -> Result<User, AuthError> {
+        let username = Username::parse(username)?;
+        if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::InvalidRequest("password must be 1 to 1024 bytes".into()));
+        }
+        let canonical = username.canonical();
+        self.throttle_check(&canonical, address)?;
+        let user = self.stores.users.user_by_name(&canonical).await?;
+        self.verify_password(user, &canonical, password, address).await
+    }
+
+    /// Verifies `password` for an already known `user` (a password change), throttled like a
+    /// login.
+    async fn recheck_password(&self, user: &User, password: &str, address: &str) -> Result<User, AuthError> {
+        let canonical = user.username.canonical();
+        self.throttle_check(&canonical, address)?;
+        self.verify_password(Some(user.clone()), &canonical, password, address).await
+    }
+
+    fn throttle_check(&self, canonical: &str, address: &str) -> Result<(), AuthError> {
+        self.throttle
+            .check(canonical, address, self.now())
+            .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
+    }
+
+    async fn verify_password(&self, user: Option<User>, canonical: &str, password: &str, address: &str) -> Result<User, AuthError> {
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        if self.passwords.verify(password.to_owned(), stored).await {
+            self.throttle.record_success(canonical);
+            // `verify` returns true only with a stored hash, so the user exists.
+            user.ok_or(AuthError::InvalidCredentials)
+        } else {
+            self.throttle.record_failure(canonical, address, self.now());
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+
+    /// `POST /v1/password`: checks the current password, stores the new one, and ends every
+    /// other session of the user (the caller's own `keep` stays).
+    ///
+    /// # Errors
+    /// `InvalidRequest` for a malformed new password, `TooManyAttempts`, `InvalidCredentials`.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current_password: &str,
+        new_password: &str,
+        keep: Option<SessionId>,
+        address: &str,
+    ) -> Result<(), AuthError> {
+        validate_password(new_password)?;
+        if current_password.is_empty() || current_password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::InvalidRequest("current_password must be 1 to 1024 bytes".into()));
+        }
+        self.recheck_password(user, current_password, address).await?;
+        let hash = self.passwords.hash(new_password.to_owned()).await;
+        if !self.stores.users.set_password_hash(user.id, &hash).await? {
+            return Err(AuthError::Unauthenticated);
+        }
+        self.stores.sessions.delete_sessions_of_user(user.id, keep).await?;
+        Ok(())
+    }
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown id.
+    pub async fn user(&self, id: UserId) -> Result<User, AuthError> {
+        self.stores.users.user_by_id(id).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// The user with this name (any case).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown name.
+    pub async fn user_by_name(&self, username: &str) -> Result<User, AuthError> {
+        self.stores.users.user_by_name(&canonical_username(username)).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Every account, oldest first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn users(&self) -> Result<Vec<User>, AuthError> {
+        Ok(self.stores.users.list_users().await?)
+    }
+
+    /// Replaces a user's roles; they take effect at the next session read and token issue.
+    ///
+    /// # Errors
+    /// `InvalidRequest` for a malformed role, `NotFound` for an unknown user.
+    pub async fn set_roles(&self, id: UserId, roles: &[String]) -> Result<User, AuthError> {
+        let roles = normalize_roles(roles)?;
+        self.stores.users.set_roles(id, &roles).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Ends every session of the user (the admin API's revoke).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user.
+    pub async fn revoke_user(&self, id: UserId) -> Result<(), AuthError> {
+        self.user(id).await?;
+        self.stores.sessions.delete_sessions_of_user(id, None).await?;
+        Ok(())
+    }
+
+    /// Removes an account after ending all its sessions.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user.
+    pub async fn delete_user(&self, id: UserId) -> Result<(), AuthError> {
+        self.revoke_user(id).await?;
+        self.stores.users.delete_user(id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! Password logins into sessions, and everything a session token can do.
+
+use super::{Auth, AuthError};
+use crate::session::SessionRecord;
+use crate::store::StoreError;
+use crate::user::User;
+use crate::{OpaqueToken, SessionId, UserId};
+
+/// Who is asking, as far as the session list shows it.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// The client address (after trusted proxies).
+    pub address: String,
+    /// The `User-Agent` header, as sent.
+    pub user_agent: String,
+}
+
+/// A new session and the token that was issued for it: shown to the client once.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The bearer secret.
+    pub token: OpaqueToken,
+    /// The stored session.
+    pub session: SessionRecord,
+    /// Its owner.
+    pub user: User,
+}
+
+/// A request authenticated by a session token.
+#[derive(Clone, Debug)]
+pub struct SessionAuth {
+    /// The live session (with its deadlines as of this request).
+    pub session: SessionRecord,
+    /// Its owner, as stored now (current roles).
+    pub user: User,
+}
+
+impl Auth {
+    /// `POST /v1/sessions`: checks the password and opens a session with a new token. A token
+    /// the client carried into the login (`carried`) is ended first: no session fixation.
+    ///
+    /// # Errors
+    /// As [`Auth::check_password`].
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+        carried: Option<&OpaqueToken>,
+    ) -> Result<NewSession, AuthError> {
+        let user = self.check_password(username, password, &client.address).await?;
+        if let Some(old) = carried {
+            self.end_carried_session(old).await?;
+        }
+        self.open_session(user, client).await
+    }
+
+    async fn end_carried_session(&self, token: &OpaqueToken) -> Result<(), AuthError> {
+        let now = self.now();
+        if let Some(old) = self.stores.sessions.session_by_digest(&token.digest(), now).await? {
+            self.stores.sessions.delete_session(old.user_id, old.id).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_session(&self, user: User, client: &ClientInfo) -> Result<NewSession, AuthError> {
+        let now = self.now();
+        loop {
+            let (token, session) =
+                self.settings.session.new_session(user.id, now, &client.user_agent, client.address.clone());
+            match self.stores.sessions.create_session(&session).await {
+                Ok(()) => return Ok(NewSession { token, session, user }),
+                // A 256-bit collision is not going to happen; if the store says so, draw again.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Authenticates a request by its session token: the session must be live and its user
+    /// exist. Pushes the idle deadline forward, writing to the store only when the stored one
+    /// lags by more than the policy's touch interval.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for an unknown, expired or ended session or a removed user.
+    pub async fn authenticate_session(&self, token: &OpaqueToken) -> Result<SessionAuth, AuthError> {
+        let now = self.now();
+        let policy = &self.settings.session;
+        let mut session = self
+            .stores
+            .sessions
+            .session_by_digest(&token.digest(), now)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        if policy.needs_touch(&session, now) {
+            session.last_seen_at = now;
+            session.idle_expires_at = policy.idle_deadline(&session, now);
+            self.stores.sessions.touch_session(&session).await?;
+        }
+        let user = self.stores.users.user_by_id(session.user_id).await?.ok_or(AuthError::Unauthenticated)?;
+        // Report the deadlines this request set, even when the store lags behind.
+        session.idle_expires_at = policy.idle_deadline(&session, now);
+        Ok(SessionAuth { session, user })
+    }
+
+    /// The user's live sessions, oldest first.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn sessions_of(&self, user_id: UserId) -> Result<Vec<SessionRecord>, AuthError> {
+        Ok(self.stores.sessions.sessions_of_user(user_id, self.now()).await?)
+    }
+
+    /// Ends one of the user's own live sessions.
+    ///
+    /// # Errors
+    /// `NotFound` for any other id (another user's, an ended one, an unknown one).
+    pub async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<SessionRecord, AuthError> {
+        let now = self.now();
+        let owned_and_live = self
+            .stores
+            .sessions
+            .sessions_of_user(user_id, now)
+            .await?
+            .into_iter()
+            .any(|s| s.id == id);
+        if !owned_and_live {
+            return Err(AuthError::NotFound);
+        }
+        self.stores.sessions.delete_session(user_id, id).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Ends all the user's sessions but `keep`.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn end_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> Result<(), AuthError> {
+        self.stores.sessions.delete_sessions_of_user(user_id, keep).await?;
+        Ok(())
+    }
+}
