@@ -12,6 +12,7 @@ pub mod secret;
 pub mod session;
 pub mod store;
 pub mod time;
+pub mod token;
 pub mod user;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,2 @@
+//! Token verification benchmarks (being written).
+fn main() {}
