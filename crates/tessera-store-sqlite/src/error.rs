@@ -56,3 +56,9 @@ pub(crate) struct SchemaTooNew {
     pub(crate) found: i64,
     pub(crate) known: usize,
 }
+
+/// SQLite kept another journal mode when asked for WAL (for example on a file system without
+/// shared memory).
+#[derive(Debug, thiserror::Error)]
+#[error("SQLite refused WAL mode and kept journal mode {0:?}")]
+pub(crate) struct WalRefused(pub(crate) String);

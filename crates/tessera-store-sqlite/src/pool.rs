@@ -12,11 +12,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tessera_core::store::{StoreError, StoreResult};
 
-use crate::error::from_sqlite;
+use crate::error::{WalRefused, from_sqlite};
 use crate::{files, migrations};
 
 /// How many read connections the pool keeps.
 pub(crate) const READERS: usize = 4;
+
+/// Prepared statements kept per connection: more than the store has, so none is re-prepared.
+const STATEMENT_CACHE: usize = 64;
 
 /// How long a statement waits for another process's lock before failing as unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,9 +44,7 @@ impl Pool {
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(from_sqlite)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::unavailable(format!(
-                "SQLite refused WAL mode ({mode})"
-            )));
+            return Err(StoreError::unavailable(WalRefused(mode)));
         }
         writer
             .pragma_update(None, "synchronous", "NORMAL")
@@ -99,6 +100,7 @@ fn connect(db: &Path) -> StoreResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(db, flags).map_err(from_sqlite)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(from_sqlite)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

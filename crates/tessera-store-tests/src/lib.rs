@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
             refresh_create_and_lookup,
             refresh_conflict_on_family_id_or_digest,
             refresh_rotate_spends_a_token_once,
+            refresh_rotate_to_a_taken_digest_conflicts,
             refresh_rotate_unknown_token_is_not_rotated,
             refresh_rotate_in_closed_family_is_not_rotated,
             refresh_concurrent_rotations_have_one_winner,

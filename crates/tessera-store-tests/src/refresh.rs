@@ -120,6 +120,43 @@ pub async fn refresh_rotate_spends_a_token_once(stores: &Stores) {
     );
 }
 
+/// A successor whose digest is taken is a conflict: the token stays unspent.
+pub async fn refresh_rotate_to_a_taken_digest_conflicts(stores: &Stores) {
+    let user_id = UserId::random();
+    let (f, first) = open_family(stores, user_id, 1000).await;
+    let (other, other_first) = open_family(stores, user_id, 1000).await;
+
+    let taken = RefreshToken {
+        family_id: f.id,
+        ..other_first.clone()
+    };
+    assert_conflict(
+        stores
+            .refresh
+            .rotate(&first.digest, at(10), &taken, b"sealed")
+            .await,
+    );
+    assert_eq!(
+        stores.refresh.refresh_token(&first.digest).await.unwrap(),
+        Some((first.clone(), f.clone()))
+    );
+    assert_eq!(
+        stores
+            .refresh
+            .refresh_token(&other_first.digest)
+            .await
+            .unwrap(),
+        Some((other_first, other))
+    );
+
+    let fresh = token(f.id, at(11));
+    let outcome = stores
+        .refresh
+        .rotate(&first.digest, at(11), &fresh, b"sealed")
+        .await;
+    assert_eq!(outcome.unwrap(), RotateOutcome::Rotated);
+}
+
 /// Rotating an unknown token changes nothing.
 pub async fn refresh_rotate_unknown_token_is_not_rotated(stores: &Stores) {
     let (f, _) = open_family(stores, UserId::random(), 1000).await;
