@@ -5,12 +5,14 @@
 //! knows about HTTP, SQL or Redis.
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod clock;
 pub mod ids;
 pub mod password;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod user;

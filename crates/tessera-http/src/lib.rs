@@ -1,1 +1,55 @@
-//! Tessera's HTTP API: the axum router, extractors and problem+json errors.
+//! Tessera's HTTP API: [`router`] builds the axum `Router` of the whole contract over an
+//! [`AppState`]. This is the only crate that uses axum; it names no concrete store.
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod client;
+pub mod cookies;
+pub mod dto;
+pub mod error;
+pub mod json;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+
+pub use state::{AdminKey, AppState, CookieSettings, HttpSettings, MetricsRender};
+
+use crate::error::ApiError;
+use crate::routes::{accounts, admin, me, ops, sessions};
+
+/// The whole API as a router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
+/// so client addresses are known.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/users", post(accounts::create_user))
+        .route("/v1/password", post(accounts::change_password))
+        .route("/v1/sessions", post(sessions::login).get(sessions::list).delete(sessions::revoke_all))
+        .route("/v1/sessions/current", get(sessions::current).delete(sessions::logout))
+        .route("/v1/sessions/{id}", delete(sessions::revoke_one))
+        .route("/v1/me", get(me::me))
+        .route("/v1/auth", get(me::forward_auth))
+        .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))
+        .route("/v1/admin/users/{id}/revoke", post(admin::revoke_user))
+        .route("/v1/admin/users/{id}/roles", put(admin::set_roles))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::common_headers))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+}

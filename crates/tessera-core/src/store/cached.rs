@@ -1,10 +1,11 @@
 //! A [`SessionStore`] that answers session reads from memory and writes through to a backend.
 //!
 //! Verifying a session is the hottest path of the server; this keeps it free of I/O. The cache is
-//! coherent only while this process is the backend's sole writer (the embedded store); a shared
-//! backend needs invalidation from the other instances before it can sit behind it.
+//! exact for this process's own writes; writes by another process (the operator's CLI on the
+//! same database) are seen within `max_age`, after which an entry is read from the backend again.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
@@ -15,14 +16,20 @@ use crate::{SessionId, Timestamp, TokenDigest, UserId};
 
 /// Caches up to `capacity` live sessions by token digest in front of `backend`.
 pub struct CachedSessionStore {
-    cache: Cache<TokenDigest, Arc<SessionRecord>>,
+    cache: Cache<TokenDigest, (Arc<SessionRecord>, Instant)>,
     backend: Arc<dyn SessionStore>,
+    max_age: Duration,
 }
 
 impl CachedSessionStore {
-    /// A cache of at most `capacity` sessions in front of `backend`.
-    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize) -> Self {
-        Self { cache: Cache::new(capacity.max(1)), backend }
+    /// A cache of at most `capacity` sessions in front of `backend`, each entry trusted for
+    /// `max_age` before it is read again.
+    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize, max_age: Duration) -> Self {
+        Self { cache: Cache::new(capacity.max(1)), backend, max_age }
+    }
+
+    fn remember(&self, session: &SessionRecord) {
+        self.cache.insert(session.digest, (Arc::new(session.clone()), Instant::now()));
     }
 
     fn forget(&self, ended: &[SessionRecord]) {
@@ -36,12 +43,14 @@ impl CachedSessionStore {
 impl SessionStore for CachedSessionStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
         self.backend.create_session(session).await?;
-        self.cache.insert(session.digest, Arc::new(session.clone()));
+        self.remember(session);
         Ok(())
     }
 
     async fn session_by_digest(&self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<SessionRecord>> {
-        if let Some(hit) = self.cache.get(digest) {
+        if let Some((hit, cached_at)) = self.cache.get(digest)
+            && cached_at.elapsed() < self.max_age
+        {
             if hit.is_live(now) {
                 return Ok(Some((*hit).clone()));
             }
@@ -49,8 +58,11 @@ impl SessionStore for CachedSessionStore {
             return Ok(None);
         }
         let loaded = self.backend.session_by_digest(digest, now).await?;
-        if let Some(session) = &loaded {
-            self.cache.insert(*digest, Arc::new(session.clone()));
+        match &loaded {
+            Some(session) => self.remember(session),
+            None => {
+                self.cache.remove(digest);
+            }
         }
         Ok(loaded)
     }
@@ -58,7 +70,7 @@ impl SessionStore for CachedSessionStore {
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {
         // Update the cached copy first, so concurrent requests see the touch and skip their own.
         if self.cache.get(&session.digest).is_some() {
-            self.cache.insert(session.digest, Arc::new(session.clone()));
+            self.remember(session);
         }
         self.backend.touch_session(session).await
     }

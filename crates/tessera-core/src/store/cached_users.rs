@@ -2,6 +2,7 @@
 //! authenticating a request needs no store round trip for its user.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
@@ -10,17 +11,19 @@ use super::{StoreResult, UserStore};
 use crate::UserId;
 use crate::user::User;
 
-/// Caches up to `capacity` users by id in front of `backend`. Coherent while this process is
-/// the backend's only writer.
+/// Caches up to `capacity` users by id in front of `backend`. Exact for this process's own
+/// writes; another process's writes are seen within `max_age`.
 pub struct CachedUserStore {
-    cache: Cache<UserId, Arc<User>>,
+    cache: Cache<UserId, (Arc<User>, Instant)>,
     backend: Arc<dyn UserStore>,
+    max_age: Duration,
 }
 
 impl CachedUserStore {
-    /// A cache of at most `capacity` users in front of `backend`.
-    pub fn new(backend: Arc<dyn UserStore>, capacity: usize) -> Self {
-        Self { cache: Cache::new(capacity.max(1)), backend }
+    /// A cache of at most `capacity` users in front of `backend`, each entry trusted for
+    /// `max_age` before it is read again.
+    pub fn new(backend: Arc<dyn UserStore>, capacity: usize, max_age: Duration) -> Self {
+        Self { cache: Cache::new(capacity.max(1)), backend, max_age }
     }
 }
 
@@ -31,12 +34,17 @@ impl UserStore for CachedUserStore {
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        if let Some(hit) = self.cache.get(&id) {
+        if let Some((hit, cached_at)) = self.cache.get(&id)
+            && cached_at.elapsed() < self.max_age
+        {
             return Ok(Some((*hit).clone()));
         }
         let loaded = self.backend.user_by_id(id).await?;
-        if let Some(user) = &loaded {
-            self.cache.insert(id, Arc::new(user.clone()));
+        match &loaded {
+            Some(user) => self.cache.insert(id, (Arc::new(user.clone()), Instant::now())),
+            None => {
+                self.cache.remove(&id);
+            }
         }
         Ok(loaded)
     }

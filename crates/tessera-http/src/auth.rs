@@ -1,0 +1,193 @@
+//! Authentication extractors, each named for what it proves, and the CSRF rules.
+//!
+//! A credential is the session cookie, `Authorization: Bearer <session token>` or (for the
+//! routes that take them) `Authorization: Bearer <JWT>`. Requests authenticated by the cookie
+//! must pass the CSRF checks when their method is unsafe; the `Authorization` header is exempt.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use tessera_core::OpaqueToken;
+use tessera_core::auth::SessionAuth;
+use tessera_core::session::csrf_token;
+
+use crate::client::client_address;
+use crate::cookies::read_cookie;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The credential a request presents.
+pub enum Credential {
+    /// The session cookie with a well-formed token.
+    Cookie(OpaqueToken),
+    /// `Authorization: Bearer` with a session token.
+    BearerSession(OpaqueToken),
+    /// `Authorization: Bearer` with anything else (a JWT, or garbage).
+    BearerOther(String),
+    /// Nothing usable.
+    Missing,
+}
+
+/// The bearer value of `Authorization`, if the scheme is Bearer.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Reads the request's credential. `Authorization` wins over the cookie.
+pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Credential {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return match bearer(headers) {
+            Some(value) => match OpaqueToken::parse(value) {
+                Some(token) => Credential::BearerSession(token),
+                None => Credential::BearerOther(value.to_owned()),
+            },
+            None => Credential::Missing,
+        };
+    }
+    match read_cookie(headers, cookie_name).and_then(OpaqueToken::parse) {
+        Some(token) => Credential::Cookie(token),
+        None => Credential::Missing,
+    }
+}
+
+/// Whether the method changes state (CSRF applies).
+pub fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// The cross-site checks every cookie-authenticated unsafe request (and every login) passes:
+/// no `Sec-Fetch-Site: cross-site`, an allowed `Origin` when one is sent, and, when the request
+/// is authenticated by a session cookie, `X-CSRF-Token` matching that session.
+///
+/// # Errors
+/// 403 `csrf_failed`.
+pub fn check_csrf(headers: &HeaderMap, state: &AppState, session_token: Option<&OpaqueToken>) -> Result<(), ApiError> {
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site")) {
+        return Err(ApiError::csrf_failed("cross-site request refused"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
+        if !allowed {
+            return Err(ApiError::csrf_failed("origin not allowed"));
+        }
+    }
+    if let Some(token) = session_token {
+        let expected = csrf_token(token);
+        let presented = headers.get("x-csrf-token").map(|v| v.as_bytes()).unwrap_or_default();
+        if !tessera_core::secret::constant_time_eq(presented, expected.as_bytes()) {
+            return Err(ApiError::csrf_failed("missing or wrong X-CSRF-Token"));
+        }
+    }
+    Ok(())
+}
+
+/// A request authenticated by a session token (cookie or bearer), CSRF-checked when it came by
+/// cookie with an unsafe method. JWTs are refused here.
+pub struct SessionCaller {
+    /// The session and its user.
+    pub auth: SessionAuth,
+    /// The token that authenticated the request.
+    pub token: OpaqueToken,
+    /// Whether it came as the cookie (else as a bearer token).
+    pub via_cookie: bool,
+}
+
+impl SessionCaller {
+    /// Authenticates a session credential; `method` decides whether CSRF applies.
+    ///
+    /// # Errors
+    /// 401 `unauthenticated`, 403 `csrf_failed`, 503.
+    pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
+        let (token, via_cookie) = match credential(headers, &state.settings().cookie.name) {
+            Credential::Cookie(token) => (token, true),
+            Credential::BearerSession(token) => (token, false),
+            Credential::BearerOther(_) | Credential::Missing => return Err(ApiError::unauthenticated()),
+        };
+        let auth = state.auth().authenticate_session(&token).await?;
+        if via_cookie && is_unsafe(method) {
+            check_csrf(headers, state, Some(&token))?;
+        }
+        Ok(Self { auth, token, via_cookie })
+    }
+}
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Self::authenticate(state, &parts.headers, &parts.method).await
+    }
+}
+
+/// The client's address and `User-Agent`.
+pub struct Client(pub tessera_core::auth::ClientInfo);
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let address = client_address(parts, &state.settings().trusted_proxies);
+        Ok(Self(tessera_core::auth::ClientInfo { address, user_agent }))
+    }
+}
+
+/// A request carrying the configured admin key. With no key configured, every admin route is
+/// 404.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = state.settings().admin_key.as_ref().ok_or_else(ApiError::not_found)?;
+        match bearer(&parts.headers) {
+            Some(presented) if key.matches(presented) => Ok(Admin),
+            _ => Err(ApiError::unauthenticated()),
+        }
+    }
+}
+
+/// A request authenticated by any credential the API accepts on general routes: a session
+/// (cookie or bearer) or, once issued, a JWT access token.
+pub enum Caller {
+    /// By a session token.
+    Session(SessionCaller),
+}
+
+impl Caller {
+    /// The authenticated user.
+    pub fn user(&self) -> &tessera_core::user::User {
+        match self {
+            Self::Session(s) => &s.auth.user,
+        }
+    }
+
+    /// `session` or `jwt`, as `/v1/me` reports it.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::Session(_) => "session",
+        }
+    }
+
+    /// The session that authenticated the request, if one did.
+    pub fn session_id(&self) -> Option<tessera_core::SessionId> {
+        match self {
+            Self::Session(s) => Some(s.auth.session.id),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        SessionCaller::authenticate(state, &parts.headers, &parts.method).await.map(Self::Session)
+    }
+}

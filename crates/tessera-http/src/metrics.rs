@@ -1,0 +1,77 @@
+//! Metrics recorded by the HTTP layer (exported by the server's Prometheus recorder), and the
+//! middleware that adds the API's common response headers.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Counts a login attempt by mode (`session`, `jwt`) and outcome.
+pub fn record_login<T>(mode: &'static str, result: &Result<T, tessera_core::auth::AuthError>) {
+    use tessera_core::auth::AuthError;
+    let outcome = match result {
+        Ok(_) => "success",
+        Err(AuthError::InvalidCredentials) => "invalid_credentials",
+        Err(AuthError::TooManyAttempts { .. }) => "throttled",
+        Err(_) => "error",
+    };
+    metrics::counter!("tessera_logins_total", "mode" => mode, "outcome" => outcome).increment(1);
+}
+
+/// Counts a credential verification by mode and outcome.
+pub fn record_verification(mode: &'static str, ok: bool) {
+    let outcome = if ok { "valid" } else { "invalid" };
+    metrics::counter!("tessera_verifications_total", "mode" => mode, "outcome" => outcome).increment(1);
+}
+
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+const JSON_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// Adds the headers every response carries and records the request's latency by route.
+pub async fn common_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let under_v1 = request.uri().path().starts_with("/v1/");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let mut response = next.run(request).await;
+    let settings = state.settings();
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    headers.insert(header::REFERRER_POLICY, NO_REFERRER);
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"application/problem+json"));
+    if is_json {
+        headers.insert(header::CONTENT_SECURITY_POLICY, JSON_CSP);
+    }
+    if under_v1 {
+        headers.insert(header::CACHE_CONTROL, NO_STORE);
+    }
+    if settings.hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    if let Some(name) = &settings.instance_name
+        && let Ok(value) = HeaderValue::from_str(name)
+    {
+        headers.insert("x-tessera-instance", value);
+    }
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(
+        "tessera_http_request_duration_seconds",
+        "method" => method.to_string(),
+        "route" => route,
+        "status" => status,
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}

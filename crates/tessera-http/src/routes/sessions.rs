@@ -1,0 +1,126 @@
+//! The Sessions section: login, the current session, listing and revoking.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tessera_core::SessionId;
+use tessera_core::session::csrf_token;
+
+use super::with_token_body;
+use crate::auth::{Client, Credential, SessionCaller, check_csrf, credential};
+use crate::cookies::{clear_cookie, session_cookie};
+use crate::dto::{LoginRequest, SessionDto, SessionEnvelopeDto, SessionListDto, SessionSummaryDto};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
+use crate::metrics::record_login;
+use crate::state::AppState;
+
+/// `POST /v1/sessions`: password login into a new session.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Client(client): Client,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    check_csrf(&headers, &state, None)?;
+    let carried = match credential(&headers, &state.settings().cookie.name) {
+        Credential::Cookie(token) => Some(token),
+        _ => None,
+    };
+    let result = state.auth().login(&req.username, &req.password, &client, carried.as_ref()).await;
+    record_login("session", &result);
+    let new = result?;
+    let envelope = SessionEnvelopeDto {
+        session: SessionDto::new(&new.session, &new.user),
+        csrf_token: csrf_token(&new.token),
+        token: (!req.cookie).then(|| new.token.expose()),
+    };
+    if !req.cookie {
+        return Ok(with_token_body(StatusCode::CREATED, envelope));
+    }
+    let mut response = (StatusCode::CREATED, Json(envelope)).into_response();
+    let cookie = session_cookie(&state.settings().cookie, &new.token.expose());
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `GET /v1/sessions/current`.
+pub async fn current(caller: SessionCaller) -> Json<SessionEnvelopeDto> {
+    Json(SessionEnvelopeDto {
+        session: SessionDto::new(&caller.auth.session, &caller.auth.user),
+        csrf_token: csrf_token(&caller.token),
+        token: None,
+    })
+}
+
+/// The answer to ending the caller's own current session: 204, cookie cleared,
+/// `Clear-Site-Data: "cookies"`.
+fn current_ended(state: &AppState) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, clear_cookie(&state.settings().cookie));
+    headers.insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+    response
+}
+
+/// `DELETE /v1/sessions/current`: logout.
+pub async fn logout(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Response> {
+    let session = &caller.auth.session;
+    state.auth().end_session(session.user_id, session.id).await?;
+    Ok(current_ended(&state))
+}
+
+/// `GET /v1/sessions`: the caller's live sessions.
+pub async fn list(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Json<SessionListDto>> {
+    let current = &caller.auth.session;
+    let sessions = state.auth().sessions_of(current.user_id).await?;
+    Ok(Json(SessionListDto {
+        sessions: sessions
+            .iter()
+            .map(|s| {
+                let is_current = s.id == current.id;
+                // The current request is the session's latest activity.
+                let shown = if is_current { current } else { s };
+                SessionSummaryDto::new(shown, is_current)
+            })
+            .collect(),
+    }))
+}
+
+/// `DELETE /v1/sessions/{id}`: ends one of the caller's own sessions.
+pub async fn revoke_one(State(state): State<AppState>, caller: SessionCaller, Path(id): Path<String>) -> ApiResult<Response> {
+    let id: SessionId = id.parse().map_err(|_| ApiError::not_found())?;
+    let current = &caller.auth.session;
+    state.auth().end_session(current.user_id, id).await?;
+    if id == current.id {
+        return Ok(current_ended(&state));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Query of `DELETE /v1/sessions`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllQuery {
+    #[serde(default)]
+    keep_current: bool,
+}
+
+/// `DELETE /v1/sessions?keep_current=`: ends all the caller's sessions.
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    caller: SessionCaller,
+    query: Result<Query<RevokeAllQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(|_| ApiError::invalid_request("keep_current must be true or false"))?;
+    let current = &caller.auth.session;
+    let keep = query.keep_current.then_some(current.id);
+    state.auth().end_sessions(current.user_id, keep).await?;
+    if query.keep_current {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Ok(current_ended(&state))
+    }
+}

@@ -1,0 +1,146 @@
+//! Wiring: the one place that names concrete stores. Builds the service and router from a
+//! [`Config`] and runs them on a listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tessera_core::Clock;
+use tessera_core::auth::{Auth, AuthSettings};
+use tessera_core::password::{PasswordHasher, PasswordWorker};
+use tessera_core::session::SessionPolicy;
+use tessera_core::store::{CachedSessionStore, CachedUserStore, Stores};
+use tessera_core::throttle::{LoginThrottle, MemoryFailureLog, ThrottleLimits};
+use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, origin_of};
+use crate::telemetry;
+
+/// How many sessions and users the in-process caches hold.
+const CACHE_CAPACITY: usize = 100_000;
+/// How long a cached session or user is trusted before it is read again: the bound on how
+/// late this server sees a change the operator's CLI made to the same database.
+const CACHE_MAX_AGE: Duration = Duration::from_secs(2);
+/// How often expired state is purged in the background.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Opens the embedded store in the data dir, with the read caches in front of it.
+///
+/// # Errors
+/// When the data dir or database cannot be opened.
+pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let store = tessera_store_sqlite::SqliteStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let mut stores = store.stores();
+    stores.users = Arc::new(CachedUserStore::new(stores.users, CACHE_CAPACITY, CACHE_MAX_AGE));
+    stores.sessions = Arc::new(CachedSessionStore::new(stores.sessions, CACHE_CAPACITY, CACHE_MAX_AGE));
+    Ok(stores)
+}
+
+/// The authentication service for `config` over `stores`.
+pub fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>) -> Auth {
+    let settings = AuthSettings {
+        session: SessionPolicy {
+            idle_timeout: config.session.idle_timeout,
+            absolute_timeout: config.session.absolute_timeout,
+        },
+        signup: config.signup,
+    };
+    let limits = ThrottleLimits {
+        account_failures: config.throttle.account_failures,
+        address_failures: config.throttle.address_failures,
+        window: config.throttle.window,
+    };
+    let passwords = PasswordWorker::new(PasswordHasher::new(), PasswordWorker::default_concurrency());
+    let throttle = LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits);
+    Auth::new(stores, clock, settings, passwords, throttle)
+}
+
+/// The HTTP settings for `config`, once the bound address is known.
+pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let public_origin = origin_of(&public_url).unwrap_or_else(|| format!("http://{bound}"));
+    let instance_name = match &config.instance_name {
+        None => Some(gethostname::gethostname().to_string_lossy().into_owned()),
+        Some(name) if name.is_empty() => None,
+        Some(name) => Some(name.clone()),
+    };
+    HttpSettings {
+        cookie: CookieSettings {
+            name: config.cookie_name(),
+            secure: !config.session.insecure_dev_cookies,
+            max_age: config.session.absolute_timeout,
+        },
+        hsts: public_origin.starts_with("https://"),
+        public_origin,
+        allowed_origins: config.allowed_origins.iter().filter_map(|o| origin_of(o)).collect(),
+        trusted_proxies: config.trusted_networks(),
+        admin_key: config.admin_key.clone().map(AdminKey::new),
+        instance_name,
+        metrics: Some(telemetry::metrics_render()),
+    }
+}
+
+/// A server accepting connections.
+pub struct RunningServer {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The service behind it (tests use it to reach the stores).
+    pub auth: Arc<Auth>,
+    serve: JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    purge: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Binds `config.listen` and serves until [`RunningServer::shutdown`].
+    ///
+    /// # Errors
+    /// When the store cannot be opened or the address cannot be bound.
+    pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let stores = open_stores(config)?;
+        let auth = Arc::new(auth_service(config, stores, clock));
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(auth.clone(), http_settings(config, addr));
+        let app = tessera_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let (shutdown, mut stop) = tokio::sync::watch::channel(false);
+        let serve = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                })
+                .await
+        });
+        let purge = tokio::spawn(purge_loop(auth.clone()));
+        Ok(Self { addr, auth, serve, shutdown, purge })
+    }
+
+    /// Stops accepting, finishes the requests in flight, and returns.
+    ///
+    /// # Errors
+    /// When the server task failed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.purge.abort();
+        let _ = self.shutdown.send(true);
+        self.serve.await??;
+        Ok(())
+    }
+}
+
+async fn purge_loop(auth: Arc<Auth>) {
+    let mut every = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        every.tick().await;
+        match auth.purge_expired().await {
+            Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired state"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "background purge failed; will retry"),
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! Configuration: defaults < `tessera.toml` < `TESSERA_*` environment < flags, validated as a
+//! whole before anything starts.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// Every setting, as it is read and checked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to serve on.
+    pub listen: String,
+    /// Embedded store and key files.
+    pub data_dir: PathBuf,
+    /// Where clients reach Tessera; `None`: `http://` + the bound address.
+    pub public_url: Option<String>,
+    /// Shared hot store (not in this version).
+    pub redis_url: Option<String>,
+    /// Shared durable store (not in this version).
+    pub database_url: Option<String>,
+    /// Bearer key of the admin API and introspection; `None` turns them off.
+    pub admin_key: Option<String>,
+    /// Whether `POST /v1/users` is open.
+    pub signup: bool,
+    /// More origins allowed for cookie-authenticated unsafe requests.
+    pub allowed_origins: Vec<String>,
+    /// CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// `X-Tessera-Instance`; `None`: the host name; empty: no header.
+    pub instance_name: Option<String>,
+    /// `[session]`.
+    pub session: SessionConfig,
+    /// `[token]`.
+    pub token: TokenConfig,
+    /// `[throttle]`.
+    pub throttle: ThrottleConfig,
+    /// `[forward_auth]`.
+    pub forward_auth: ForwardAuthConfig,
+}
+
+/// `[session]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session ends this long after its last request.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after login.
+    #[serde(with = "humantime_serde")]
+    pub absolute_timeout: Duration,
+    /// Cookie name; `None`: `__Host-sid`, or `sid` with insecure development cookies.
+    pub cookie_name: Option<String>,
+    /// Plain-HTTP development cookies: no `Secure`, no `__Host-` prefix. Never in production.
+    pub insecure_dev_cookies: bool,
+}
+
+/// `[token]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Algorithm of new signing keys: `EdDSA`, `ES256`, `RS256` or `HS256`.
+    pub algorithm: String,
+    /// Access-token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub access_ttl: Duration,
+    /// Refresh-family absolute lifetime.
+    #[serde(with = "humantime_serde")]
+    pub refresh_ttl: Duration,
+    /// Whether refresh tokens are issued.
+    pub refresh: bool,
+    /// Grace for a refresh token presented twice.
+    #[serde(with = "humantime_serde")]
+    pub refresh_grace: Duration,
+    /// Clock-skew leeway on `exp`/`nbf`/`iat`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// No token or cookie larger than this many bytes is issued.
+    pub max_size: usize,
+}
+
+/// `[throttle]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Failures per username within the window.
+    pub account_failures: u32,
+    /// Failures per client address within the window.
+    pub address_failures: u32,
+    /// The sliding window.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+/// `[forward_auth]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthConfig {
+    /// Whether `/v1/auth` mints `X-Auth-Token`.
+    pub mint_jwt: bool,
+    /// `aud` of minted tokens.
+    pub audience: String,
+    /// Lifetime of minted tokens.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./tessera-data"),
+            public_url: None,
+            redis_url: None,
+            database_url: None,
+            admin_key: None,
+            signup: true,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            instance_name: None,
+            session: SessionConfig::default(),
+            token: TokenConfig::default(),
+            throttle: ThrottleConfig::default(),
+            forward_auth: ForwardAuthConfig::default(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+            cookie_name: None,
+            insecure_dev_cookies: false,
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: "EdDSA".into(),
+            access_ttl: Duration::from_secs(600),
+            refresh_ttl: Duration::from_secs(30 * 86400),
+            refresh: true,
+            refresh_grace: Duration::from_secs(10),
+            leeway: Duration::from_secs(30),
+            issuer: "tessera".into(),
+            audience: "tessera".into(),
+            max_size: 4096,
+        }
+    }
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self { account_failures: 5, address_failures: 100, window: Duration::from_secs(15 * 60) }
+    }
+}
+
+impl Default for ForwardAuthConfig {
+    fn default() -> Self {
+        Self { mint_jwt: false, audience: "upstream".into(), ttl: Duration::from_secs(60) }
+    }
+}
+
+/// How a setting's text from the environment becomes a TOML value.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    /// Text where the empty value means "unset".
+    OptionalText,
+    Bool,
+    Integer,
+    List,
+}
+
+/// Every setting path with its kind: the environment may name these and no others.
+const SETTINGS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("data_dir", Kind::Text),
+    ("public_url", Kind::OptionalText),
+    ("redis_url", Kind::OptionalText),
+    ("database_url", Kind::OptionalText),
+    ("admin_key", Kind::OptionalText),
+    ("signup", Kind::Bool),
+    ("allowed_origins", Kind::List),
+    ("trusted_proxies", Kind::List),
+    ("instance_name", Kind::Text),
+    ("session.idle_timeout", Kind::Text),
+    ("session.absolute_timeout", Kind::Text),
+    ("session.cookie_name", Kind::Text),
+    ("session.insecure_dev_cookies", Kind::Bool),
+    ("token.algorithm", Kind::Text),
+    ("token.access_ttl", Kind::Text),
+    ("token.refresh_ttl", Kind::Text),
+    ("token.refresh", Kind::Bool),
+    ("token.refresh_grace", Kind::Text),
+    ("token.leeway", Kind::Text),
+    ("token.issuer", Kind::Text),
+    ("token.audience", Kind::Text),
+    ("token.max_size", Kind::Integer),
+    ("throttle.account_failures", Kind::Integer),
+    ("throttle.address_failures", Kind::Integer),
+    ("throttle.window", Kind::Text),
+    ("forward_auth.mint_jwt", Kind::Bool),
+    ("forward_auth.audience", Kind::Text),
+    ("forward_auth.ttl", Kind::Text),
+];
+
+/// The environment variable of a setting: `TESSERA_` + the path, `.` as `_`, upper case.
+pub fn env_name(path: &str) -> String {
+    format!("TESSERA_{}", path.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Settings given on the command line (they win over everything else).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+/// Why the configuration was refused: every problem found, each naming its setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Loads the configuration: `file` (or `./tessera.toml` when it exists), then the
+    /// `TESSERA_*` variables of `env`, then `overrides`; then validates it.
+    ///
+    /// # Errors
+    /// Every problem at once: an unreadable file, an unknown key or variable, a bad value.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table = match file {
+            Some(path) => read_file(path, &mut problems),
+            None if Path::new("tessera.toml").exists() => read_file(Path::new("tessera.toml"), &mut problems),
+            None => Table::new(),
+        };
+        apply_env(&mut table, env, &mut problems);
+        let flags = [
+            ("listen", overrides.listen.clone()),
+            ("data_dir", overrides.data_dir.as_ref().map(|p| p.to_string_lossy().into_owned())),
+            ("redis_url", overrides.redis_url.clone()),
+            ("database_url", overrides.database_url.clone()),
+        ];
+        for (key, value) in flags {
+            if let Some(value) = value {
+                table.insert(key.to_owned(), Value::String(value));
+            }
+        }
+        let config = match Config::deserialize(Value::Table(table)) {
+            Ok(config) => config,
+            Err(e) => {
+                problems.push(e.to_string().trim().to_owned());
+                return Err(ConfigError(problems));
+            }
+        };
+        problems.extend(config.problems());
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+    }
+
+    /// Every inconsistency in the values.
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            p.push(format!("listen: {:?} is not an IP:PORT address", self.listen));
+        }
+        let s = &self.session;
+        let t = &self.token;
+        for (name, d) in [
+            ("session.idle_timeout", s.idle_timeout),
+            ("session.absolute_timeout", s.absolute_timeout),
+            ("token.access_ttl", t.access_ttl),
+            ("token.refresh_ttl", t.refresh_ttl),
+            ("throttle.window", self.throttle.window),
+            ("forward_auth.ttl", self.forward_auth.ttl),
+        ] {
+            if d < Duration::from_secs(1) {
+                p.push(format!("{name}: must be at least 1s"));
+            }
+        }
+        if s.idle_timeout > s.absolute_timeout {
+            p.push("session.idle_timeout: must not exceed session.absolute_timeout".into());
+        }
+        if t.access_ttl >= t.refresh_ttl {
+            p.push("token.access_ttl: must be shorter than token.refresh_ttl".into());
+        }
+        if t.algorithm.parse::<tessera_core::store::KeyAlgorithm>().is_err() {
+            p.push(format!("token.algorithm: {:?} is not one of EdDSA, ES256, RS256, HS256", t.algorithm));
+        }
+        if t.max_size < 256 {
+            p.push("token.max_size: must be at least 256 bytes".into());
+        }
+        if self.throttle.account_failures == 0 || self.throttle.address_failures == 0 {
+            p.push("throttle: failure limits must be at least 1".into());
+        }
+        if let Some(name) = &s.cookie_name {
+            let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                p.push(format!("session.cookie_name: {name:?} is not a valid cookie name"));
+            }
+        }
+        if s.insecure_dev_cookies && self.cookie_name().starts_with("__Host-") {
+            p.push("session.cookie_name: a __Host- cookie needs Secure, which insecure_dev_cookies turns off".into());
+        }
+        for proxy in &self.trusted_proxies {
+            if parse_cidr(proxy).is_none() {
+                p.push(format!("trusted_proxies: {proxy:?} is not an IP address or CIDR"));
+            }
+        }
+        if let Some(url) = &self.public_url
+            && origin_of(url).is_none()
+        {
+            p.push(format!("public_url: {url:?} is not an http(s) URL"));
+        }
+        for origin in &self.allowed_origins {
+            if origin_of(origin).is_none() {
+                p.push(format!("allowed_origins: {origin:?} is not an http(s) origin"));
+            }
+        }
+        if self.redis_url.is_some() || self.database_url.is_some() {
+            p.push("redis_url/database_url: shared stores are not available in this version; leave them unset for the embedded store".into());
+        }
+        if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
+            p.push("admin_key: must be at least 16 characters".into());
+        }
+        p
+    }
+
+    /// The session cookie's name after defaults.
+    pub fn cookie_name(&self) -> String {
+        match &self.session.cookie_name {
+            Some(name) => name.clone(),
+            None if self.session.insecure_dev_cookies => "sid".into(),
+            None => "__Host-sid".into(),
+        }
+    }
+
+    /// The trusted proxy networks (validated at load).
+    pub fn trusted_networks(&self) -> Vec<IpNet> {
+        self.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).collect()
+    }
+}
+
+/// `10.0.0.0/8`, or a single address as a /32 or /128.
+fn parse_cidr(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+/// The origin (`scheme://host[:port]`, lower case) of an http(s) URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+fn read_file(path: &Path, problems: &mut Vec<String>) -> Table {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.parse::<Table>().unwrap_or_else(|e| {
+            problems.push(format!("{}: {}", path.display(), e.to_string().trim()));
+            Table::new()
+        }),
+        Err(e) => {
+            problems.push(format!("{}: {e}", path.display()));
+            Table::new()
+        }
+    }
+}
+
+fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>, problems: &mut Vec<String>) {
+    let known: BTreeMap<String, (&str, Kind)> =
+        SETTINGS.iter().map(|(path, kind)| (env_name(path), (*path, *kind))).collect();
+    for (name, raw) in env {
+        if !name.starts_with("TESSERA_") {
+            continue;
+        }
+        let Some((path, kind)) = known.get(&name) else {
+            problems.push(format!("{name}: unknown setting"));
+            continue;
+        };
+        let value = match kind {
+            Kind::Text => Some(Value::String(raw)),
+            Kind::OptionalText if raw.is_empty() => None,
+            Kind::OptionalText => Some(Value::String(raw)),
+            Kind::Bool => match raw.as_str() {
+                "true" => Some(Value::Boolean(true)),
+                "false" => Some(Value::Boolean(false)),
+                _ => {
+                    problems.push(format!("{name}: {raw:?} is not true or false"));
+                    continue;
+                }
+            },
+            Kind::Integer => match raw.parse::<i64>() {
+                Ok(n) => Some(Value::Integer(n)),
+                Err(_) => {
+                    problems.push(format!("{name}: {raw:?} is not a whole number"));
+                    continue;
+                }
+            },
+            Kind::List => Some(Value::Array(
+                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.to_owned())).collect(),
+            )),
+        };
+        set_path(table, path, value);
+    }
+}
+
+/// Sets (or, with `None`, removes) the value at a dotted path.
+fn set_path(table: &mut Table, path: &str, value: Option<Value>) {
+    let (section, key) = match path.split_once('.') {
+        Some((section, key)) => (Some(section), key),
+        None => (None, path),
+    };
+    let target = match section {
+        Some(section) => {
+            let entry = table.entry(section.to_owned()).or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            match entry.as_table_mut() {
+                Some(t) => t,
+                None => return,
+            }
+        }
+        None => table,
+    };
+    match value {
+        Some(v) => {
+            target.insert(key.to_owned(), v);
+        }
+        None => {
+            target.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = toml.map(|t| {
+            let p = dir.path().join("tessera.toml");
+            std::fs::write(&p, t).unwrap();
+            p
+        });
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(file.as_deref(), env, &Overrides::default())
+    }
+
+    #[test]
+    fn zero_config_defaults() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./tessera-data"));
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(1800));
+        assert_eq!(c.cookie_name(), "__Host-sid");
+        assert!(c.signup && c.admin_key.is_none());
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let file = "listen = \"127.0.0.1:1\"\nsignup = false\n[session]\nidle_timeout = \"5m\"\n";
+        let env = [("TESSERA_SESSION_IDLE_TIMEOUT", "7m"), ("TESSERA_ALLOWED_ORIGINS", "https://a.example, https://b.example")];
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.toml");
+        std::fs::write(&p, file).unwrap();
+        let overrides = Overrides { listen: Some("127.0.0.1:2".into()), ..Default::default() };
+        let c = Config::load(Some(&p), env.iter().map(|(k, v)| (k.to_string(), v.to_string())), &overrides).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:2");
+        assert!(!c.signup);
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(420));
+        assert_eq!(c.allowed_origins, vec!["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn empty_values() {
+        let c = load(Some("admin_key = \"0123456789abcdef0\""), &[("TESSERA_ADMIN_KEY", ""), ("TESSERA_INSTANCE_NAME", "")]).unwrap();
+        assert!(c.admin_key.is_none(), "empty admin key turns admin off");
+        assert_eq!(c.instance_name.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let err = load(
+            Some("[session]\nidle_timeout = \"9h\"\n"),
+            &[("TESSERA_TOKEN_ACCESS_TTL", "31d"), ("TESSERA_SIGNUP", "yes"), ("TESSERA_NOPE", "1")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("TESSERA_SIGNUP"), "{err}");
+        assert!(err.contains("TESSERA_NOPE: unknown setting"), "{err}");
+        let err = load(Some("[session]\nidle_timeout = \"9h\"\n"), &[("TESSERA_TOKEN_ACCESS_TTL", "31d")]).unwrap_err().to_string();
+        assert!(err.contains("session.idle_timeout"), "{err}");
+        assert!(err.contains("token.access_ttl"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_key_and_bad_duration() {
+        assert!(load(Some("colour = \"red\""), &[]).unwrap_err().to_string().contains("colour"));
+        assert!(load(None, &[("TESSERA_TOKEN_LEEWAY", "soon")]).is_err());
+        assert!(load(None, &[("TESSERA_TOKEN_LEEWAY", "0s"), ("TESSERA_TOKEN_REFRESH_GRACE", "0s")]).is_ok());
+        assert!(load(None, &[("TESSERA_SESSION_IDLE_TIMEOUT", "500ms")]).is_err());
+    }
+
+    #[test]
+    fn insecure_cookies() {
+        let c = load(None, &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true")]).unwrap();
+        assert_eq!(c.cookie_name(), "sid");
+        let err = load(None, &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"), ("TESSERA_SESSION_COOKIE_NAME", "__Host-x")]);
+        assert!(err.unwrap_err().to_string().contains("__Host-"));
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(origin_of("https://Auth.Example.com/path").as_deref(), Some("https://auth.example.com"));
+        assert_eq!(origin_of("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin_of("ftp://x"), None);
+    }
+}
