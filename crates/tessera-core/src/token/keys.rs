@@ -302,11 +302,11 @@ impl KeyRing {
         let mut jwks = Vec::with_capacity(usable.len());
         for record in usable {
             let loaded = load(record)?;
-            if let Some(mut jwk) = loaded.public_jwk {
-                jwk["kid"] = json!(record.kid);
-                jwk["alg"] = json!(record.algorithm.as_str());
-                jwk["use"] = json!("sig");
-                jwks.push(jwk);
+            if let Some(Value::Object(mut jwk)) = loaded.public_jwk {
+                jwk.insert("kid".to_owned(), json!(record.kid));
+                jwk.insert("alg".to_owned(), json!(record.algorithm.as_str()));
+                jwk.insert("use".to_owned(), json!("sig"));
+                jwks.push(Value::Object(jwk));
             }
             let key = VerificationKey {
                 kid: Arc::from(record.kid.as_str()),

@@ -84,6 +84,20 @@ impl RevocationSet {
         });
     }
 
+    /// Adds every one of `revocations` (a reload from the store) to what is held, dropping
+    /// expired entries. Unlike [`Self::replace_all`] it cannot lose an entry inserted while the
+    /// store was being read.
+    pub fn merge_all(&self, revocations: &[Revocation], now: Timestamp) {
+        self.current.rcu(|current| {
+            let mut next = Snapshot::clone(current);
+            next.prune(now);
+            for revocation in revocations {
+                next.add(revocation, now);
+            }
+            next
+        });
+    }
+
     /// Whether the token's `jti` is revoked or its `sid` has ended, as of `now`.
     pub fn is_revoked(&self, claims: &AccessClaims, now: Timestamp) -> bool {
         let snapshot = self.current.load();
