@@ -192,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn merge_all_adds_without_dropping_live_entries() {
+        let set = RevocationSet::new();
+        set.insert(&revocation(RevokedKind::AccessToken, "inserted", 60), T0);
+        set.insert(&revocation(RevokedKind::AccessToken, "stale", 10), T0);
+        let later = T0.add(Duration::from_secs(20));
+        set.merge_all(
+            &[
+                revocation(RevokedKind::Sid, "s", 60),
+                revocation(RevokedKind::Sid, "gone", 10),
+            ],
+            later,
+        );
+        assert_eq!(set.len(), 2);
+        assert!(set.is_revoked(&claims("inserted", "x"), later));
+        assert!(set.is_revoked(&claims("x", "s"), later));
+    }
+
+    #[test]
     fn replace_all_swaps_the_whole_state() {
         let set = RevocationSet::new();
         set.insert(&revocation(RevokedKind::AccessToken, "old", 60), T0);
