@@ -14,6 +14,7 @@ use tessera_core::session::csrf_token;
 use crate::client::client_address;
 use crate::cookies::read_cookie;
 use crate::error::ApiError;
+use crate::metrics::record_verification;
 use crate::state::AppState;
 
 /// The credential a request presents.
@@ -105,7 +106,9 @@ impl SessionCaller {
             Credential::BearerSession(token) => (token, false),
             Credential::BearerOther(_) | Credential::Missing => return Err(ApiError::unauthenticated()),
         };
-        let auth = state.auth().authenticate_session(&token).await?;
+        let result = state.auth().authenticate_session(&token).await;
+        record_verification("session", result.is_ok());
+        let auth = result?;
         if via_cookie && is_unsafe(method) {
             check_csrf(headers, state, Some(&token))?;
         }
@@ -155,17 +158,34 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// A request authenticated by any credential the API accepts on general routes: a session
-/// (cookie or bearer) or, once issued, a JWT access token.
+/// (cookie or bearer) or a JWT access token.
 pub enum Caller {
     /// By a session token.
     Session(SessionCaller),
+    /// By a JWT access token.
+    Jwt(tessera_core::auth::JwtAuth),
 }
 
 impl Caller {
+    /// Authenticates whatever credential the request carries.
+    ///
+    /// # Errors
+    /// 401 `unauthenticated` (no or a dead session credential), 401 `invalid_token` (a JWT that
+    /// fails a check), 403 `csrf_failed`, 503.
+    pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
+        if let Credential::BearerOther(token) = credential(headers, &state.settings().cookie.name) {
+            let result = state.auth().authenticate_jwt(&token).await;
+            record_verification("jwt", result.is_ok());
+            return Ok(Self::Jwt(result?));
+        }
+        SessionCaller::authenticate(state, headers, method).await.map(Self::Session)
+    }
+
     /// The authenticated user.
     pub fn user(&self) -> &tessera_core::user::User {
         match self {
             Self::Session(s) => &s.auth.user,
+            Self::Jwt(j) => &j.user,
         }
     }
 
@@ -173,13 +193,15 @@ impl Caller {
     pub fn mode(&self) -> &'static str {
         match self {
             Self::Session(_) => "session",
+            Self::Jwt(_) => "jwt",
         }
     }
 
-    /// The session that authenticated the request, if one did.
-    pub fn session_id(&self) -> Option<tessera_core::SessionId> {
+    /// The session or refresh family the credential belongs to (the `sid` of its tokens).
+    pub fn sid(&self) -> String {
         match self {
-            Self::Session(s) => Some(s.auth.session.id),
+            Self::Session(s) => s.auth.session.id.to_string(),
+            Self::Jwt(j) => j.claims.sid.clone(),
         }
     }
 }
@@ -188,6 +210,6 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        SessionCaller::authenticate(state, &parts.headers, &parts.method).await.map(Self::Session)
+        Self::authenticate(state, &parts.headers, &parts.method).await
     }
 }

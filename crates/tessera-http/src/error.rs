@@ -37,6 +37,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "authentication required")
     }
 
+    /// 401 `invalid_token` with a safe reason.
+    pub fn invalid_token(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", reason)
+    }
+
     /// 403 `csrf_failed`.
     pub fn csrf_failed(detail: &'static str) -> Self {
         Self::new(StatusCode::FORBIDDEN, "csrf_failed", detail)
@@ -93,6 +98,16 @@ impl From<AuthError> for ApiError {
             },
             AuthError::Unauthenticated => Self::unauthenticated(),
             AuthError::NotFound => Self::not_found(),
+            AuthError::InvalidToken(reason) => Self::invalid_token(reason),
+            AuthError::InvalidGrant => Self::new(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token is unknown, expired or ended"),
+            AuthError::RefreshReused => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_reused",
+                "refresh token was already used; its session has ended",
+            ),
+            AuthError::TokenTooLarge => {
+                Self::new(StatusCode::BAD_REQUEST, "token_too_large", "the token would exceed token.max_size")
+            }
             AuthError::Store(store) => store.into(),
             other => {
                 tracing::error!(error = %other, "unmapped error");

@@ -20,7 +20,7 @@ use axum::routing::{delete, get, post, put};
 pub use state::{AdminKey, AppState, CookieSettings, HttpSettings, MetricsRender};
 
 use crate::error::ApiError;
-use crate::routes::{accounts, admin, me, ops, sessions};
+use crate::routes::{accounts, admin, me, ops, sessions, tokens};
 
 /// The whole API as a router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
 /// so client addresses are known.
@@ -34,6 +34,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions", post(sessions::login).get(sessions::list).delete(sessions::revoke_all))
         .route("/v1/sessions/current", get(sessions::current).delete(sessions::logout))
         .route("/v1/sessions/{id}", delete(sessions::revoke_one))
+        .route("/v1/tokens", post(tokens::issue))
+        .route("/v1/tokens/refresh", post(tokens::refresh))
+        .route("/v1/tokens/exchange", post(tokens::exchange))
+        .route("/v1/tokens/revoke", post(tokens::revoke))
+        .route("/v1/tokens/introspect", post(tokens::introspect))
+        .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/v1/me", get(me::me))
         .route("/v1/auth", get(me::forward_auth))
         .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tessera_core::Clock;
-use tessera_core::auth::{Auth, AuthSettings};
+use tessera_core::auth::{Auth, AuthSettings, TokenPolicy};
 use tessera_core::password::{PasswordHasher, PasswordWorker};
 use tessera_core::session::SessionPolicy;
-use tessera_core::store::{CachedSessionStore, CachedUserStore, Stores};
+use tessera_core::store::{CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
+use tessera_core::token::TokenSettings;
 use tessera_core::throttle::{LoginThrottle, MemoryFailureLog, ThrottleLimits};
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
 use tokio::net::TcpListener;
@@ -26,6 +27,8 @@ const CACHE_CAPACITY: usize = 100_000;
 const CACHE_MAX_AGE: Duration = Duration::from_secs(2);
 /// How often expired state is purged in the background.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often keys and revocations written by another process (the CLI) are picked up.
+const SYNC_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Opens the embedded store in the data dir, with the read caches in front of it.
 ///
@@ -40,14 +43,42 @@ pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     Ok(stores)
 }
 
-/// The authentication service for `config` over `stores`.
-pub fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>) -> Auth {
+/// The token policy of `config`.
+pub fn token_policy(config: &Config) -> TokenPolicy {
+    let t = &config.token;
+    TokenPolicy {
+        // Validated at load.
+        algorithm: t.algorithm.parse().unwrap_or(KeyAlgorithm::EdDSA),
+        access: TokenSettings {
+            issuer: t.issuer.clone(),
+            audience: t.audience.clone(),
+            access_ttl: t.access_ttl,
+            leeway: t.leeway,
+            max_size: t.max_size,
+        },
+        refresh: t.refresh,
+        refresh_ttl: t.refresh_ttl,
+        refresh_grace: t.refresh_grace,
+        forward_auth: config
+            .forward_auth
+            .mint_jwt
+            .then(|| (config.forward_auth.audience.clone(), config.forward_auth.ttl)),
+    }
+}
+
+/// The authentication service for `config` over `stores`: loads (or creates) the signing keys
+/// and the revocations.
+///
+/// # Errors
+/// When the stores fail or hold keys that do not load.
+pub async fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>) -> anyhow::Result<Auth> {
     let settings = AuthSettings {
         session: SessionPolicy {
             idle_timeout: config.session.idle_timeout,
             absolute_timeout: config.session.absolute_timeout,
         },
         signup: config.signup,
+        tokens: token_policy(config),
     };
     let limits = ThrottleLimits {
         account_failures: config.throttle.account_failures,
@@ -56,7 +87,7 @@ pub fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>) -> A
     };
     let passwords = PasswordWorker::new(PasswordHasher::new(), PasswordWorker::default_concurrency());
     let throttle = LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits);
-    Auth::new(stores, clock, settings, passwords, throttle)
+    Auth::open(stores, clock, settings, passwords, throttle).await.context("cannot load the signing keys")
 }
 
 /// The HTTP settings for `config`, once the bound address is known.
@@ -92,7 +123,7 @@ pub struct RunningServer {
     pub auth: Arc<Auth>,
     serve: JoinHandle<std::io::Result<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    purge: JoinHandle<()>,
+    background: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -102,7 +133,10 @@ impl RunningServer {
     /// When the store cannot be opened or the address cannot be bound.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let stores = open_stores(config)?;
-        let auth = Arc::new(auth_service(config, stores, clock));
+        let auth = Arc::new(auth_service(config, stores, clock).await?);
+        if auth.ensure_configured_algorithm().await? {
+            tracing::info!(algorithm = %config.token.algorithm, "rotated to a signing key of the configured algorithm");
+        }
         let listener = TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -117,8 +151,8 @@ impl RunningServer {
                 })
                 .await
         });
-        let purge = tokio::spawn(purge_loop(auth.clone()));
-        Ok(Self { addr, auth, serve, shutdown, purge })
+        let background = tokio::spawn(background(auth.clone()));
+        Ok(Self { addr, auth, serve, shutdown, background })
     }
 
     /// Stops accepting, finishes the requests in flight, and returns.
@@ -126,21 +160,30 @@ impl RunningServer {
     /// # Errors
     /// When the server task failed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.purge.abort();
+        self.background.abort();
         let _ = self.shutdown.send(true);
         self.serve.await??;
         Ok(())
     }
 }
 
-async fn purge_loop(auth: Arc<Auth>) {
-    let mut every = tokio::time::interval(PURGE_INTERVAL);
+/// Keeps the in-memory state in step with the store and purges expired state, off the
+/// request path.
+async fn background(auth: Arc<Auth>) {
+    let mut sync = tokio::time::interval(SYNC_INTERVAL);
+    let mut purge = tokio::time::interval(PURGE_INTERVAL);
     loop {
-        every.tick().await;
-        match auth.purge_expired().await {
-            Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired state"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "background purge failed; will retry"),
+        tokio::select! {
+            _ = sync.tick() => {
+                if let Err(e) = auth.sync().await {
+                    tracing::warn!(error = %e, "reloading keys and revocations failed; will retry");
+                }
+            }
+            _ = purge.tick() => match auth.purge_expired().await {
+                Ok(n) if n > 0 => tracing::debug!(purged = n, "purged expired state"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "background purge failed; will retry"),
+            },
         }
     }
 }

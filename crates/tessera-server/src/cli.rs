@@ -32,6 +32,58 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage signing keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Inspect access tokens.
+    Token {
+        /// What to do with a token.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `tessera keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys: kid, algorithm, created, retiring.
+    List {
+        /// Where the configuration comes from.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Make a new current key (of `token.algorithm`); older keys verify until their tokens
+    /// expire.
+    Rotate {
+        /// Where the configuration comes from.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// `tessera token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a JWT's header and claims WITHOUT verifying it.
+    Decode {
+        /// The token.
+        jwt: String,
+        /// Where the configuration comes from.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Verify a JWT against this server's keys and revocations: exit 0 when valid, 1 with the
+    /// reason when not.
+    Verify {
+        /// The token.
+        jwt: String,
+        /// Where the configuration comes from.
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 /// Where the configuration comes from; every subcommand takes these.
@@ -115,6 +167,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::User { command } => user(command).await,
+        Command::Keys { command } => keys(command).await,
+        Command::Token { command } => token(command).await,
     }
 }
 
@@ -155,37 +209,83 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = terminate => {} }
 }
 
-fn offline_auth(args: &ConfigArgs) -> anyhow::Result<Auth> {
+async fn offline_auth(args: &ConfigArgs) -> anyhow::Result<Auth> {
     let config = load_config(args, Overrides::default())?;
     let stores = open_stores(&config)?;
-    Ok(auth_service(&config, stores, Arc::new(SystemClock)))
+    auth_service(&config, stores, Arc::new(SystemClock)).await
 }
 
 async fn user(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add { name, roles, config } => {
-            let auth = offline_auth(&config)?;
+            let auth = offline_auth(&config).await?;
             let password = read_password()?;
             let user = auth.create_user(&name, &password, &roles).await.map_err(explain)?;
             println!("added {} ({}) roles=[{}]", user.username, user.id, user.roles.join(","));
         }
         UserCommand::List { config } => {
-            let auth = offline_auth(&config)?;
+            let auth = offline_auth(&config).await?;
             for u in auth.users().await.map_err(explain)? {
                 println!("{}\t{}\t{}\t{}", u.id, u.username, u.roles.join(","), u.created_at.to_rfc3339());
             }
         }
         UserCommand::Remove { name, config } => {
-            let auth = offline_auth(&config)?;
+            let auth = offline_auth(&config).await?;
             let user = auth.user_by_name(&name).await.map_err(explain)?;
             auth.delete_user(user.id).await.map_err(explain)?;
             println!("removed {}", user.username);
         }
         UserCommand::SetRoles { name, roles, config } => {
-            let auth = offline_auth(&config)?;
+            let auth = offline_auth(&config).await?;
             let user = auth.user_by_name(&name).await.map_err(explain)?;
             let user = auth.set_roles(user.id, &roles).await.map_err(explain)?;
             println!("{} roles=[{}]", user.username, user.roles.join(","));
+        }
+    }
+    Ok(())
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::List { config } => {
+            let auth = offline_auth(&config).await?;
+            println!("kid\talgorithm\tcreated\tretiring");
+            for key in auth.signing_keys().await.map_err(explain)? {
+                let retiring = key.retires_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                println!("{}\t{}\t{}\t{}", key.kid, key.algorithm.as_str(), key.created_at.to_rfc3339(), retiring);
+            }
+        }
+        KeysCommand::Rotate { config } => {
+            let auth = offline_auth(&config).await?;
+            let key = auth.rotate_keys().await.map_err(explain)?;
+            println!("new signing key {} ({})", key.kid, key.algorithm.as_str());
+        }
+    }
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Decode { jwt, config: _ } => {
+            let (header, claims) = tessera_core::token::decode_unverified(jwt.trim())
+                .map_err(|e| anyhow::anyhow!("cannot decode: {e}"))?;
+            println!("WARNING: decoded only, NOT verified: anyone can write such a token.");
+            println!("header: {}", serde_json::to_string_pretty(&header)?);
+            println!("claims: {}", serde_json::to_string_pretty(&claims)?);
+        }
+        TokenCommand::Verify { jwt, config } => {
+            let auth = offline_auth(&config).await?;
+            match auth.authenticate_jwt(jwt.trim()).await {
+                Ok(valid) => println!(
+                    "valid: sub={} username={} sid={} expires {}",
+                    valid.user.id,
+                    valid.user.username,
+                    valid.claims.sid,
+                    valid.claims.expires_at().to_rfc3339()
+                ),
+                Err(AuthError::InvalidToken(reason)) => bail!("invalid: {reason}"),
+                Err(other) => return Err(explain(other)),
+            }
         }
     }
     Ok(())

@@ -4,7 +4,7 @@ use super::{Auth, AuthError};
 use crate::password::{MAX_PASSWORD_BYTES, validate_password};
 use crate::store::StoreError;
 use crate::user::{User, Username, canonical_username, normalize_roles};
-use crate::{SessionId, UserId};
+use crate::UserId;
 
 impl Auth {
     /// `POST /v1/users`: a new account with no roles, when signup is open.
@@ -83,7 +83,8 @@ impl Auth {
     }
 
     /// `POST /v1/password`: checks the current password, stores the new one, and ends every
-    /// other session of the user (the caller's own `keep` stays).
+    /// other session and refresh family of the user with their access tokens (the caller's own
+    /// session or family, `keep_sid`, stays).
     ///
     /// # Errors
     /// `InvalidRequest` for a malformed new password, `TooManyAttempts`, `InvalidCredentials`.
@@ -92,7 +93,7 @@ impl Auth {
         user: &User,
         current_password: &str,
         new_password: &str,
-        keep: Option<SessionId>,
+        keep_sid: Option<&str>,
         address: &str,
     ) -> Result<(), AuthError> {
         validate_password(new_password)?;
@@ -104,8 +105,7 @@ impl Auth {
         if !self.stores.users.set_password_hash(user.id, &hash).await? {
             return Err(AuthError::Unauthenticated);
         }
-        self.stores.sessions.delete_sessions_of_user(user.id, keep).await?;
-        Ok(())
+        self.end_everything_of(user.id, keep_sid).await
     }
 
     /// The user with this id.
@@ -135,20 +135,23 @@ impl Auth {
     /// Replaces a user's roles; they take effect at the next session read and token issue.
     ///
     /// # Errors
-    /// `InvalidRequest` for a malformed role, `NotFound` for an unknown user.
+    /// `InvalidRequest` for a malformed role, `NotFound` for an unknown user, `TokenTooLarge`
+    /// when the user's access token would no longer fit `token.max_size`.
     pub async fn set_roles(&self, id: UserId, roles: &[String]) -> Result<User, AuthError> {
         let roles = normalize_roles(roles)?;
+        let user = self.user(id).await?;
+        self.check_token_size(&user, &roles)?;
         self.stores.users.set_roles(id, &roles).await?.ok_or(AuthError::NotFound)
     }
 
-    /// Ends every session of the user (the admin API's revoke).
+    /// Ends every session and refresh family of the user, with their access tokens (the admin
+    /// API's revoke).
     ///
     /// # Errors
     /// `NotFound` for an unknown user.
     pub async fn revoke_user(&self, id: UserId) -> Result<(), AuthError> {
         self.user(id).await?;
-        self.stores.sessions.delete_sessions_of_user(id, None).await?;
-        Ok(())
+        self.end_everything_of(id, None).await
     }
 
     /// Removes an account after ending all its sessions.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::store::StoreError;
+use crate::token::TokenError;
 use crate::user::InvalidCredentialFormat;
 
 /// Why a flow was refused. The HTTP layer maps each variant to one status and `code`.
@@ -33,9 +34,35 @@ pub enum AuthError {
     /// The thing named does not exist for this caller (404 `not_found`).
     #[error("not found")]
     NotFound,
+    /// A JWT failed a check (401 `invalid_token`), with a reason safe to show.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// A refresh token that is unknown, expired, ended, or refresh is off (400 `invalid_grant`).
+    #[error("invalid refresh token")]
+    InvalidGrant,
+    /// A spent refresh token presented again outside the grace window: its family has ended
+    /// (401 `refresh_reused`).
+    #[error("refresh token reused; the session has ended")]
+    RefreshReused,
+    /// The token would exceed `token.max_size` (400 `token_too_large`).
+    #[error("the token would exceed token.max_size")]
+    TokenTooLarge,
+    /// Stored signing keys do not load (500; the detail goes to the log only).
+    #[error("signing keys: {0}")]
+    Keys(String),
     /// A store failed (503 `store_unavailable`, or 500 for a corrupt record).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Errors of issuing a token (verification maps its errors to `InvalidToken` itself).
+impl From<TokenError> for AuthError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::TooLarge => Self::TokenTooLarge,
+            other => Self::Keys(other.to_string()),
+        }
+    }
 }
 
 impl From<InvalidCredentialFormat> for AuthError {

@@ -1,23 +1,30 @@
 //! The authentication service: every flow of the API (accounts, password logins, sessions,
-//! revocation) as one call each, over the store traits and an injected clock.
+//! JWT access tokens, refresh rotation, revocation) as one call each, over the store traits and
+//! an injected clock.
 //!
 //! Handlers in the HTTP layer extract and validate input, make one call here, and map the
 //! result; all policy lives here.
 
 mod accounts;
 mod error;
+mod keys;
+mod revocation;
 mod sessions;
+mod tokens;
 
 use std::sync::Arc;
 
 pub use error::AuthError;
+pub use revocation::{ActiveToken, TokenKind};
 pub use sessions::{ClientInfo, NewSession, SessionAuth};
+pub use tokens::{JwtAuth, TokenPair, TokenPolicy};
 
 use crate::Clock;
 use crate::password::PasswordWorker;
 use crate::session::SessionPolicy;
 use crate::store::Stores;
 use crate::throttle::LoginThrottle;
+use tokens::TokenState;
 
 /// Settings of the service, from the server's configuration.
 #[derive(Clone, Debug)]
@@ -26,6 +33,8 @@ pub struct AuthSettings {
     pub session: SessionPolicy,
     /// Whether `POST /v1/users` is open.
     pub signup: bool,
+    /// Access and refresh tokens.
+    pub tokens: TokenPolicy,
 }
 
 /// The authentication service. Cheap to share behind an `Arc`.
@@ -35,18 +44,26 @@ pub struct Auth {
     settings: AuthSettings,
     passwords: PasswordWorker,
     throttle: LoginThrottle,
+    tokens: TokenState,
 }
 
 impl Auth {
-    /// The service over `stores`, reading time from `clock`.
-    pub fn new(
+    /// The service over `stores`, reading time from `clock`. Creates the first signing key when
+    /// there is none and loads the revocations.
+    ///
+    /// # Errors
+    /// A store error, or stored keys that do not load.
+    pub async fn open(
         stores: Stores,
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
         passwords: PasswordWorker,
         throttle: LoginThrottle,
-    ) -> Self {
-        Self { stores, clock, settings, passwords, throttle }
+    ) -> Result<Self, AuthError> {
+        let ring = keys::load_ring(stores.keys.as_ref(), &settings.tokens, clock.now()).await?;
+        let auth = Self { stores, clock, settings, passwords, throttle, tokens: TokenState::new(ring) };
+        auth.reload_revocations().await?;
+        Ok(auth)
     }
 
     /// The stores the service works on.
@@ -64,16 +81,29 @@ impl Auth {
         self.clock.now()
     }
 
-    /// Background housekeeping: drops expired sessions, refresh families, revocations and
-    /// throttle entries. Never called on a request's path.
+    /// Picks up what another process changed in the shared store: signing keys (rotation by the
+    /// CLI) and revocations. Run every few seconds in the background.
+    ///
+    /// # Errors
+    /// A store error; the next round retries.
+    pub async fn sync(&self) -> Result<(), AuthError> {
+        self.reload_keys().await?;
+        self.reload_revocations().await
+    }
+
+    /// Background housekeeping: drops expired sessions, refresh families, revocations, retired
+    /// keys and throttle entries. Never called on a request's path.
     ///
     /// # Errors
     /// A store error; the next round retries.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let now = self.now();
         self.throttle.prune(now);
+        let grace_closed_before = now.sub(self.settings.tokens.refresh_grace);
         let mut purged = self.stores.sessions.purge_expired_sessions(now).await?;
+        purged += self.stores.refresh.purge_refresh(now, grace_closed_before).await?;
         purged += self.stores.revocations.purge_revocations(now).await?;
+        self.purge_retired_keys(now).await?;
         Ok(purged)
     }
 }

@@ -58,7 +58,7 @@ impl Auth {
     async fn end_carried_session(&self, token: &OpaqueToken) -> Result<(), AuthError> {
         let now = self.now();
         if let Some(old) = self.stores.sessions.session_by_digest(&token.digest(), now).await? {
-            self.stores.sessions.delete_session(old.user_id, old.id).await?;
+            self.end_session(old.user_id, old.id).await?;
         }
         Ok(())
     }
@@ -111,7 +111,7 @@ impl Auth {
         Ok(self.stores.sessions.sessions_of_user(user_id, self.now()).await?)
     }
 
-    /// Ends one of the user's own live sessions.
+    /// Ends one of the user's own live sessions, with the access tokens minted from it.
     ///
     /// # Errors
     /// `NotFound` for any other id (another user's, an ended one, an unknown one).
@@ -127,15 +127,17 @@ impl Auth {
         if !owned_and_live {
             return Err(AuthError::NotFound);
         }
-        self.stores.sessions.delete_session(user_id, id).await?.ok_or(AuthError::NotFound)
+        let ended = self.stores.sessions.delete_session(user_id, id).await?.ok_or(AuthError::NotFound)?;
+        self.revoke_sids(vec![ended.id.to_string()]).await?;
+        Ok(ended)
     }
 
-    /// Ends all the user's sessions but `keep`.
+    /// Ends all the user's sessions but `keep`, with the access tokens minted from them.
     ///
     /// # Errors
     /// A store error.
     pub async fn end_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> Result<(), AuthError> {
-        self.stores.sessions.delete_sessions_of_user(user_id, keep).await?;
-        Ok(())
+        let ended = self.stores.sessions.delete_sessions_of_user(user_id, keep).await?;
+        self.revoke_sids(ended.iter().map(|s| s.id.to_string()).collect()).await
     }
 }

@@ -25,7 +25,7 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     state
         .auth()
-        .change_password(caller.user(), &req.current_password, &req.new_password, caller.session_id(), &client.address)
+        .change_password(caller.user(), &req.current_password, &req.new_password, Some(&caller.sid()), &client.address)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,14 @@
 //! `GET /v1/me` and the forward-auth endpoint `GET /v1/auth`.
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 
 use crate::auth::Caller;
 use crate::dto::MeDto;
+use crate::error::ApiResult;
+use crate::state::AppState;
 
 /// `GET /v1/me`: who is calling, and how.
 pub async fn me(caller: Caller) -> Json<MeDto> {
@@ -13,13 +16,29 @@ pub async fn me(caller: Caller) -> Json<MeDto> {
     Json(MeDto { id: user.id, username: user.username.to_string(), roles: user.roles.clone(), auth: caller.mode() })
 }
 
-/// `GET /v1/auth`: 200 with the identity in headers for a reverse proxy's `auth_request`.
-pub async fn forward_auth(caller: Caller) -> impl IntoResponse {
+/// The method of the request a reverse proxy is asking about.
+fn forwarded_method(headers: &HeaderMap) -> Method {
+    ["x-forwarded-method", "x-original-method"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
+        .unwrap_or(Method::GET)
+}
+
+/// `GET /v1/auth`: 200 with the identity in headers for a reverse proxy's `auth_request`, and,
+/// with `forward_auth.mint_jwt`, a short JWT for the upstream in `X-Auth-Token`. The CSRF rules
+/// apply to the forwarded request's method.
+pub async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    // Authenticating with the forwarded method applies the CSRF rules to the original request.
+    let caller = Caller::authenticate(&state, &headers, &forwarded_method(&headers)).await?;
     let user = caller.user();
-    let mut headers = HeaderMap::new();
-    let text = |s: String| HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""));
-    headers.insert("x-auth-user-id", text(user.id.to_string()));
-    headers.insert("x-auth-username", text(user.username.to_string()));
-    headers.insert("x-auth-roles", text(user.roles.join(",")));
-    (StatusCode::OK, headers)
+    let mut out = HeaderMap::new();
+    let text = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
+    out.insert("x-auth-user-id", text(&user.id.to_string()));
+    out.insert("x-auth-username", text(user.username.as_str()));
+    out.insert("x-auth-roles", text(&user.roles.join(",")));
+    if let Some(token) = state.auth().mint_forward_token(user, &caller.sid())? {
+        out.insert("x-auth-token", text(&token));
+    }
+    Ok((StatusCode::OK, out))
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod me;
 pub mod ops;
 pub mod sessions;
+pub mod tokens;
 
 use axum::Json;
 use axum::http::{HeaderValue, header};

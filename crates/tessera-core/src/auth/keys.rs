@@ -1,0 +1,102 @@
+//! The signing keys behind access tokens: created on first start, rotated by the operator, and
+//! reloaded when another process (the CLI) changed them.
+
+use std::sync::Arc;
+
+use super::tokens::TokenPolicy;
+use super::{Auth, AuthError};
+use crate::Timestamp;
+use crate::store::{KeyStore, SigningKeyRecord};
+use crate::token::{KeyRing, generate_key};
+
+/// Builds the key ring, creating the first signing key when there is none.
+pub(super) async fn load_ring(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<KeyRing, AuthError> {
+    if current_key(keys).await?.is_none() {
+        rotate(keys, policy, now).await?;
+    }
+    build_ring(keys, policy, now).await
+}
+
+/// The key new tokens are signed with.
+async fn current_key(keys: &dyn KeyStore) -> Result<Option<SigningKeyRecord>, AuthError> {
+    let records = keys.signing_keys().await?;
+    Ok(records.into_iter().filter(|r| r.retires_at.is_none()).max_by_key(|r| r.created_at))
+}
+
+async fn rotate(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<SigningKeyRecord, AuthError> {
+    let retires_at = now.add(policy.longest_token_life());
+    for old in keys.signing_keys().await? {
+        if old.retires_at.is_none() {
+            keys.retire_signing_key(&old.kid, retires_at).await?;
+        }
+    }
+    let key = generate_key(policy.algorithm, now);
+    keys.insert_signing_key(&key).await?;
+    Ok(key)
+}
+
+async fn build_ring(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<KeyRing, AuthError> {
+    let records = keys.signing_keys().await?;
+    KeyRing::new(&records, now, policy.access.clone()).map_err(|e| AuthError::Keys(e.to_string()))
+}
+
+impl Auth {
+    /// Rotates to a key of the configured `token.algorithm` when the current key has another
+    /// one (the server does this at start-up; the CLI leaves keys alone). Whether it rotated.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn ensure_configured_algorithm(&self) -> Result<bool, AuthError> {
+        let current = current_key(self.stores.keys.as_ref()).await?;
+        if current.is_some_and(|key| key.algorithm == self.settings.tokens.algorithm) {
+            return Ok(false);
+        }
+        self.rotate_keys().await?;
+        Ok(true)
+    }
+
+    /// Makes a new current key of the configured algorithm. Older keys keep verifying until
+    /// every token they signed has expired, then leave the JWKS. Returns the new key's record.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn rotate_keys(&self) -> Result<SigningKeyRecord, AuthError> {
+        let key = rotate(self.stores.keys.as_ref(), &self.settings.tokens, self.now()).await?;
+        self.reload_keys().await?;
+        Ok(key)
+    }
+
+    /// Every stored key, oldest first, with private material.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, AuthError> {
+        Ok(self.stores.keys.signing_keys().await?)
+    }
+
+    /// Rebuilds the key ring from the store, dropping keys retired by now. Verified-token cache
+    /// entries survive: each hit re-checks its key's retirement.
+    ///
+    /// # Errors
+    /// A store error, or stored keys that do not load.
+    pub async fn reload_keys(&self) -> Result<(), AuthError> {
+        let ring = build_ring(self.stores.keys.as_ref(), &self.settings.tokens, self.now()).await?;
+        self.tokens.ring.store(Arc::new(ring));
+        Ok(())
+    }
+
+    /// The JWK Set of the public verification keys in use.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.tokens.ring.load().jwks()
+    }
+
+    /// Removes keys whose retirement has passed (housekeeping).
+    pub(super) async fn purge_retired_keys(&self, now: Timestamp) -> Result<(), AuthError> {
+        for key in self.stores.keys.signing_keys().await? {
+            if key.retires_at.is_some_and(|at| at <= now) {
+                self.stores.keys.delete_signing_key(&key.kid).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! The Tokens section: password login into a JWT + refresh pair, refresh, exchange, revoke
+//! (RFC 7009), introspection (RFC 7662), and the JWKS.
+
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::with_token_body;
+use crate::auth::{Admin, Client, SessionCaller};
+use crate::error::{ApiError, ApiResult};
+use crate::json::{ApiJson, BodyType, body_type, read_body, unsupported_media_type};
+use crate::metrics::record_login;
+use crate::state::AppState;
+use tessera_core::auth::TokenPair;
+
+/// `POST /v1/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    username: String,
+    password: String,
+}
+
+/// `POST /v1/tokens/refresh`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+fn token_response(pair: TokenPair) -> Response {
+    with_token_body(
+        StatusCode::OK,
+        TokenResponse {
+            access_token: pair.access_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+            refresh_token: pair.refresh_token.map(|t| t.expose()),
+        },
+    )
+}
+
+/// `POST /v1/tokens`: password login into a refresh family.
+pub async fn issue(State(state): State<AppState>, Client(client): Client, ApiJson(req): ApiJson<TokenRequest>) -> ApiResult<Response> {
+    let result = state.auth().issue_tokens(&req.username, &req.password, &client.address).await;
+    record_login("jwt", &result);
+    Ok(token_response(result?))
+}
+
+/// `POST /v1/tokens/refresh`: rotation.
+pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Response> {
+    Ok(token_response(state.auth().refresh(&req.refresh_token).await?))
+}
+
+/// `POST /v1/tokens/exchange`: a JWT bound to the caller's session.
+pub async fn exchange(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Response> {
+    Ok(token_response(state.auth().exchange(&caller.auth)?))
+}
+
+/// The body of the RFC 7009 and RFC 7662 endpoints, JSON or form-encoded; unknown parameters
+/// are ignored, as OAuth expects.
+pub struct TokenParameter(pub String);
+
+impl FromRequest<AppState> for TokenParameter {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let kind = body_type(req.headers()).ok_or_else(|| unsupported_media_type("application/json or application/x-www-form-urlencoded"))?;
+        let body = read_body(req, state).await?;
+        let token = match kind {
+            BodyType::Json => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+                .map_err(|_| ApiError::invalid_request("the body is not a JSON object"))?
+                .get("token")
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::invalid_request("token must be a string")))
+                .transpose()?,
+            BodyType::Form => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                .map_err(|_| ApiError::invalid_request("the body is not form-encoded"))?
+                .into_iter()
+                .find_map(|(k, v)| (k == "token").then_some(v)),
+        };
+        match token {
+            Some(token) if !token.is_empty() => Ok(Self(token)),
+            _ => Err(ApiError::invalid_request("the token parameter is missing")),
+        }
+    }
+}
+
+/// `POST /v1/tokens/revoke` (RFC 7009): 200 whatever the token was.
+pub async fn revoke(State(state): State<AppState>, TokenParameter(token): TokenParameter) -> ApiResult<StatusCode> {
+    state.auth().revoke_token(&token).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /v1/tokens/introspect` (RFC 7662, admin key).
+pub async fn introspect(State(state): State<AppState>, _: Admin, TokenParameter(token): TokenParameter) -> ApiResult<Json<serde_json::Value>> {
+    let body = match state.auth().introspect(&token).await? {
+        Some(active) => json!({
+            "active": true,
+            "sub": active.user.id,
+            "username": active.user.username.as_str(),
+            "roles": active.user.roles,
+            "exp": active.exp,
+            "iat": active.iat,
+            "token_type": active.kind.as_str(),
+        }),
+        None => json!({"active": false}),
+    };
+    Ok(Json(body))
+}
+
+/// `GET /.well-known/jwks.json`: the public verification keys, cacheable for a minute.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.auth().jwks()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response
+}
