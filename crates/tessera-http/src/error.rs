@@ -154,3 +154,33 @@ impl IntoResponse for ApiError {
 
 /// Handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_store_is_503_with_retry_after_and_no_detail_leak() {
+        let source = std::io::Error::other("connection refused to 10.0.0.7:5432 (password=hunter2)");
+        let response = ApiError::from(AuthError::Store(StoreError::unavailable(source))).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let e = ApiError::from(AuthError::TooManyAttempts { retry_after: Duration::from_millis(1500) });
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn a_corrupt_record_is_a_generic_500() {
+        let e = ApiError::from(StoreError::corrupt("row 7: bad blob"));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code(), "internal_error");
+        assert!(!e.detail.contains("row 7"));
+    }
+}

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 use tessera_core::store::{StoreError, StoreResult};
@@ -75,10 +75,10 @@ impl Pool {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        blocking(move || {
+        timed("read", blocking(move || {
             let i = pool.next_reader.fetch_add(1, Ordering::Relaxed) % pool.readers.len();
             f(&lock(&pool.readers[i]))
-        })
+        }))
         .await
     }
 
@@ -90,8 +90,18 @@ impl Pool {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        blocking(move || f(&mut lock(&pool.writer))).await
+        timed("write", blocking(move || f(&mut lock(&pool.writer)))).await
     }
+}
+
+/// Awaits a store call and records its latency (queueing included) as
+/// `tessera_store_duration_seconds{backend="sqlite", kind}`.
+async fn timed<T>(kind: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    let started = Instant::now();
+    let result = call.await;
+    metrics::histogram!("tessera_store_duration_seconds", "backend" => "sqlite", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// One connection to `db` with the settings every connection shares.
