@@ -1,0 +1,454 @@
+//! The real `tessera` binary, as an operator runs it: zero-config start-up, durability across
+//! `kill -9`, the `user` subcommands against a running server's data dir, start-up refusals and
+//! configuration precedence.
+//!
+//! Every child runs in a temp cwd with the inherited `TESSERA_*` variables removed, and is killed
+//! by [`Running`]'s `Drop` when a test fails. Readiness is the `listening on` line on stdout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+const PASSWORD: &str = "correct horse battery";
+/// How long a server may take to print its `listening on` line (a debug build on a busy machine).
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a refused start-up may take to exit.
+const REFUSAL_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a change made by the CLI may take to reach a running server (its caches trust an
+/// entry for 2 s).
+const CACHE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// `tessera ARGS` in `cwd`, with every inherited `TESSERA_*` variable removed (PATH, HOME and
+/// the rest are kept).
+fn tessera(cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TESSERA_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// A spawned server. Dropping it kills the process (SIGKILL) and reaps it.
+struct Running {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// Spawns `cmd` and waits for `listening on http://IP:PORT` on stdout.
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.spawn().expect("spawn tessera");
+        let stderr = drain(child.stderr.take().expect("piped stderr"));
+        let lines = stdout_lines(child.stdout.take().expect("piped stdout"));
+        let mut running = Running { child, url: String::new(), stderr };
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(addr) = line.strip_prefix("listening on ") {
+                        assert!(addr.starts_with("http://127.0.0.1:"), "unexpected address line {line:?}");
+                        running.url = addr.trim().to_owned();
+                        return running;
+                    }
+                }
+                Err(_) => {
+                    let status = running.child.try_wait().ok().flatten();
+                    panic!(
+                        "no `listening on` line within {START_DEADLINE:?} (exit: {status:?}); stderr:\n{}",
+                        running.stderr()
+                    );
+                }
+            }
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `kill -9` and reap.
+    fn kill9(mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap")
+    }
+
+    fn port(&self) -> u16 {
+        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `out` to the end on a thread, collecting it.
+fn drain(mut out: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let sink = buf.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = out.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    buf
+}
+
+/// Stdout, line by line, on a thread that keeps draining it so the child never blocks.
+fn stdout_lines(out: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// The outcome of a command that is expected to finish by itself.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` to completion within `deadline`, writing `stdin` (if any) first; kills it when
+/// it overruns.
+fn finish(mut cmd: Command, stdin: Option<&str>, deadline: Duration) -> Finished {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let child = cmd.spawn().expect("spawn tessera");
+    let mut guard = Running { child, url: String::new(), stderr: Arc::new(Mutex::new(String::new())) };
+    if let Some(input) = stdin {
+        let mut pipe = guard.child.stdin.take().expect("piped stdin");
+        pipe.write_all(input.as_bytes()).expect("write stdin");
+    }
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read_all(Box::new(guard.child.stdout.take().expect("piped stdout")));
+    let stderr = read_all(Box::new(guard.child.stderr.take().expect("piped stderr")));
+    let until = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = guard.child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= until {
+            drop(guard);
+            panic!("tessera did not exit within {deadline:?}; stderr:\n{}", stderr.join().unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The process is gone, so both pipes are at their end.
+    Finished { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }
+}
+
+struct Http {
+    base: String,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    text: String,
+}
+
+impl Http {
+    fn new(base: &str) -> Self {
+        Self { base: base.to_owned(), http: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text }
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        self.send(reqwest::Method::GET, path, bearer, None).await
+    }
+
+    async fn register(&self, name: &str) {
+        let r = self
+            .send(reqwest::Method::POST, "/v1/users", None, Some(json!({"username": name, "password": PASSWORD})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+
+    /// A `"cookie": false` login.
+    async fn login(&self, name: &str, password: &str) -> Reply {
+        let body = json!({"username": name, "password": password, "cookie": false});
+        self.send(reqwest::Method::POST, "/v1/sessions", None, Some(body)).await
+    }
+
+    /// A bearer session token for `name`.
+    async fn bearer(&self, name: &str, password: &str) -> String {
+        let r = self.login(name, password).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["token"].as_str().expect("token in body").to_owned()
+    }
+}
+
+fn rfc3339(value: &Value) -> std::time::SystemTime {
+    humantime::parse_rfc3339(value.as_str().expect("a time string")).expect("an RFC 3339 time")
+}
+
+fn seconds_between(session: &Value, from: &str, to: &str) -> u64 {
+    let from = rfc3339(&session[from]);
+    rfc3339(&session[to]).duration_since(from).expect("deadline after creation").as_secs()
+}
+
+/// Logs `name` in with a bearer token and returns the session's idle window: `idle_expires_at`
+/// minus `created_at`, exactly as the login reports it, after checking that
+/// `GET /v1/sessions/current` agrees (its idle deadline counts from that request, at most the
+/// time since login later).
+async fn idle_window(http: &Http, name: &str) -> u64 {
+    let login = http.login(name, PASSWORD).await;
+    let since_login = Instant::now();
+    assert_eq!(login.status, StatusCode::CREATED, "{}", login.text);
+    let window = seconds_between(&login.body["session"], "created_at", "idle_expires_at");
+    let token = login.body["token"].as_str().expect("token in body");
+    let r = http.get("/v1/sessions/current", Some(token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["session"]["created_at"], login.body["session"]["created_at"]);
+    let current = seconds_between(&r.body["session"], "created_at", "idle_expires_at");
+    let slack = since_login.elapsed().as_secs() + 1;
+    assert!((window..=window + slack).contains(&current), "login says {window}s, current says {current}s");
+    window
+}
+
+#[tokio::test]
+async fn zero_config_serve_uses_the_default_data_dir_in_the_cwd() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]));
+    assert_ne!(server.port(), 0);
+    let http = Http::new(&server.url);
+    let r = http.get("/healthz", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(cwd.path().join("tessera-data").join("tessera.db").is_file(), "default data dir ./tessera-data");
+    // Defaults: open signup, 30 min idle timeout, 8 h absolute.
+    http.register("alice").await;
+    assert_eq!(idle_window(&http, "alice").await, 30 * 60);
+    let token = http.bearer("alice", PASSWORD).await;
+    let r = http.get("/v1/me", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["auth"], "session");
+}
+
+#[tokio::test]
+async fn sessions_survive_kill_9_and_restart() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("state");
+    let data = data.to_str().unwrap();
+    let args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", data];
+    let server = Running::start(tessera(cwd.path(), &args));
+    let http = Http::new(&server.url);
+    http.register("alice").await;
+    let token = http.bearer("alice", PASSWORD).await;
+    assert_eq!(http.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
+
+    let status = server.kill9();
+    assert!(!status.success(), "killed by SIGKILL: {status:?}");
+
+    let server = Running::start(tessera(cwd.path(), &args));
+    let http = Http::new(&server.url);
+    let r = http.get("/v1/me", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["username"], "alice");
+    assert_eq!(r.body["auth"], "session");
+    // The account survived too.
+    http.bearer("alice", PASSWORD).await;
+    assert!(!cwd.path().join("tessera-data").exists(), "--data-dir replaces ./tessera-data");
+}
+
+#[tokio::test]
+async fn user_subcommands_manage_accounts_of_a_running_server() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("d");
+    let data = data.to_str().unwrap();
+    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0", "--data-dir", data]));
+    let http = Http::new(&server.url);
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data]);
+        finish(tessera(cwd.path(), &all), stdin, REFUSAL_DEADLINE)
+    };
+
+    // add, with the password on stdin (one line, newline stripped).
+    let out = cli(&["user", "add", "Carol", "--roles", "a,b"], Some(&format!("{PASSWORD}\n")));
+    assert!(out.status.success(), "user add failed: {}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("Carol"), "{}", out.stdout);
+    let token = http.bearer("carol", PASSWORD).await;
+    let me = http.get("/v1/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["username"], "Carol");
+    assert_eq!(me.body["roles"], json!(["a", "b"]));
+    // The newline is not part of the password.
+    let r = http.login("carol", &format!("{PASSWORD}\n")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+
+    // list
+    let out = cli(&["user", "list"], None);
+    assert!(out.status.success(), "{}", out.stderr);
+    let line = out.stdout.lines().find(|l| l.contains("Carol")).unwrap_or_else(|| panic!("Carol listed: {}", out.stdout));
+    assert!(line.contains("a,b"), "{line}");
+    assert!(line.contains(me.body["id"].as_str().unwrap()), "{line}");
+
+    // set-roles: seen by the CLI at once, by the running server within its cache age.
+    let out = cli(&["user", "set-roles", "carol", "x"], None);
+    assert!(out.status.success(), "{}", out.stderr);
+    let out = cli(&["user", "list"], None);
+    let line = out.stdout.lines().find(|l| l.contains("Carol")).expect("still listed");
+    assert!(line.split('\t').any(|field| field == "x"), "{line}");
+    let until = Instant::now() + CACHE_DEADLINE;
+    loop {
+        let me = http.get("/v1/me", Some(&token)).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+        if me.body["roles"] == json!(["x"]) {
+            break;
+        }
+        assert!(Instant::now() < until, "the server never saw the new roles: {}", me.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // remove: the next login fails like any wrong credential.
+    let out = cli(&["user", "remove", "carol"], None);
+    assert!(out.status.success(), "{}", out.stderr);
+    let r = http.login("carol", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.body["code"], "invalid_credentials", "{}", r.text);
+    let out = cli(&["user", "list"], None);
+    assert!(!out.stdout.contains("Carol"), "{}", out.stdout);
+    let out = cli(&["user", "remove", "carol"], None);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains("no such user"), "{}", out.stderr);
+
+    // A password that breaks the rules: non-zero exit, a message, no account.
+    let out = cli(&["user", "add", "dave"], Some("short\n"));
+    assert!(!out.status.success(), "a 5-byte password was accepted");
+    assert!(out.stderr.contains("password"), "stderr names the problem: {}", out.stderr);
+    let out = cli(&["user", "list"], None);
+    assert!(!out.stdout.contains("dave"), "{}", out.stdout);
+}
+
+/// Starts `tessera serve` with `env` (and `file` as `--config` when given) and expects it to
+/// refuse quickly with a message containing `needle`.
+fn assert_refused(env: &[(&str, &str)], file: Option<&str>, needle: &str) {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    if let Some(text) = file {
+        std::fs::write(cwd.path().join("custom.toml"), text).unwrap();
+        args.extend(["--config", "custom.toml"]);
+    }
+    let mut cmd = tessera(cwd.path(), &args);
+    cmd.envs(env.iter().copied());
+    let started = Instant::now();
+    let out = finish(cmd, None, REFUSAL_DEADLINE);
+    assert!(!out.status.success(), "started with {env:?} {file:?}: {}", out.stdout);
+    assert!(out.stderr.contains(needle), "stderr should name {needle:?}:\n{}", out.stderr);
+    assert!(!out.stdout.contains("listening on"), "{}", out.stdout);
+    assert!(!cwd.path().join("tessera-data").exists(), "a refused start-up creates no data dir");
+    assert!(started.elapsed() < Duration::from_secs(10), "refusal took {:?}", started.elapsed());
+}
+
+#[test]
+fn unknown_environment_variable_stops_start_up() {
+    assert_refused(&[("TESSERA_NOPE", "1")], None, "TESSERA_NOPE");
+}
+
+#[test]
+fn idle_timeout_above_absolute_stops_start_up() {
+    assert_refused(&[("TESSERA_SESSION_IDLE_TIMEOUT", "9h")], None, "session.idle_timeout");
+}
+
+#[test]
+fn host_prefixed_cookie_with_insecure_cookies_stops_start_up() {
+    assert_refused(
+        &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"), ("TESSERA_SESSION_COOKIE_NAME", "__Host-x")],
+        None,
+        "session.cookie_name",
+    );
+}
+
+#[test]
+fn unknown_key_in_the_file_stops_start_up() {
+    assert_refused(&[], Some("colour = \"red\"\n"), "colour");
+    assert_refused(&[], Some("[session]\nidle_timeout = \"10m\"\nflavour = 1\n"), "flavour");
+}
+
+#[test]
+fn bad_values_stop_start_up() {
+    assert_refused(&[("TESSERA_SIGNUP", "yes")], None, "TESSERA_SIGNUP");
+    assert_refused(&[], Some("[token]\naccess_ttl = \"31d\"\n"), "token.access_ttl");
+    assert_refused(&[("TESSERA_SESSION_ABSOLUTE_TIMEOUT", "500ms")], None, "session.absolute_timeout");
+}
+
+#[tokio::test]
+async fn config_file_is_honoured_and_the_environment_overrides_it() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("custom.toml"), "[session]\nidle_timeout = \"10m\"\n").unwrap();
+    let serve = ["serve", "--config", "custom.toml", "--listen", "127.0.0.1:0"];
+
+    {
+        let server = Running::start(tessera(cwd.path(), &serve));
+        let http = Http::new(&server.url);
+        http.register("alice").await;
+        assert_eq!(idle_window(&http, "alice").await, 10 * 60);
+    }
+
+    // Environment over file; flag over environment (TESSERA_LISTEN names a port the flag replaces).
+    let mut cmd = tessera(cwd.path(), &serve);
+    cmd.env("TESSERA_SESSION_IDLE_TIMEOUT", "20m").env("TESSERA_LISTEN", "127.0.0.1:1");
+    let server = Running::start(cmd);
+    assert_ne!(server.port(), 1, "--listen wins over TESSERA_LISTEN");
+    let http = Http::new(&server.url);
+    assert_eq!(idle_window(&http, "alice").await, 20 * 60);
+}
+
+#[tokio::test]
+async fn tessera_toml_in_the_cwd_is_read_without_config() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("tessera.toml"), "data_dir = \"elsewhere\"\n[session]\nidle_timeout = \"5m\"\n")
+        .unwrap();
+    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]));
+    let http = Http::new(&server.url);
+    http.register("alice").await;
+    assert_eq!(idle_window(&http, "alice").await, 5 * 60);
+    assert!(cwd.path().join("elsewhere").join("tessera.db").is_file());
+    assert!(!cwd.path().join("tessera-data").exists());
+}
