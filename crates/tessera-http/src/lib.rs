@@ -14,7 +14,8 @@ pub mod state;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use axum::routing::{delete, get, post, put};
 
 pub use state::{AdminKey, AppState, CookieSettings, HttpSettings, MetricsRender};
@@ -48,8 +49,22 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(cors(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::common_headers))
         .with_state(state)
+}
+
+/// CORS for the origins in `allowed_origins`: credentials allowed, so browser apps on those
+/// origins can call the API with the session cookie (and the CSRF header).
+fn cors(state: &AppState) -> CorsLayer {
+    let origins: Vec<HeaderValue> =
+        state.settings().allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-csrf-token")])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 async fn not_found() -> ApiError {

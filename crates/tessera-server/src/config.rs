@@ -178,6 +178,8 @@ impl Default for ForwardAuthConfig {
 #[derive(Clone, Copy)]
 enum Kind {
     Text,
+    /// A humantime duration (`500ms`, `30m`, `8h`).
+    Duration,
     /// Text where the empty value means "unset".
     OptionalText,
     Bool,
@@ -197,25 +199,25 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("allowed_origins", Kind::List),
     ("trusted_proxies", Kind::List),
     ("instance_name", Kind::Text),
-    ("session.idle_timeout", Kind::Text),
-    ("session.absolute_timeout", Kind::Text),
+    ("session.idle_timeout", Kind::Duration),
+    ("session.absolute_timeout", Kind::Duration),
     ("session.cookie_name", Kind::Text),
     ("session.insecure_dev_cookies", Kind::Bool),
     ("token.algorithm", Kind::Text),
-    ("token.access_ttl", Kind::Text),
-    ("token.refresh_ttl", Kind::Text),
+    ("token.access_ttl", Kind::Duration),
+    ("token.refresh_ttl", Kind::Duration),
     ("token.refresh", Kind::Bool),
-    ("token.refresh_grace", Kind::Text),
-    ("token.leeway", Kind::Text),
+    ("token.refresh_grace", Kind::Duration),
+    ("token.leeway", Kind::Duration),
     ("token.issuer", Kind::Text),
     ("token.audience", Kind::Text),
     ("token.max_size", Kind::Integer),
     ("throttle.account_failures", Kind::Integer),
     ("throttle.address_failures", Kind::Integer),
-    ("throttle.window", Kind::Text),
+    ("throttle.window", Kind::Duration),
     ("forward_auth.mint_jwt", Kind::Bool),
     ("forward_auth.audience", Kind::Text),
-    ("forward_auth.ttl", Kind::Text),
+    ("forward_auth.ttl", Kind::Duration),
 ];
 
 /// The environment variable of a setting: `TESSERA_` + the path, `.` as `_`, upper case.
@@ -385,14 +387,56 @@ pub fn origin_of(url: &str) -> Option<String> {
 
 fn read_file(path: &Path, problems: &mut Vec<String>) -> Table {
     match std::fs::read_to_string(path) {
-        Ok(text) => text.parse::<Table>().unwrap_or_else(|e| {
-            problems.push(format!("{}: {}", path.display(), e.to_string().trim()));
-            Table::new()
-        }),
+        Ok(text) => match text.parse::<Table>() {
+            Ok(mut table) => {
+                drop_unknown_keys(&mut table, path, problems);
+                table
+            }
+            Err(e) => {
+                problems.push(format!("{}: {}", path.display(), e.to_string().trim()));
+                Table::new()
+            }
+        },
         Err(e) => {
             problems.push(format!("{}: {e}", path.display()));
             Table::new()
         }
+    }
+}
+
+/// Reports (and removes, so that every other problem is reported too) keys of the file that
+/// name no setting, and durations that do not parse.
+fn drop_unknown_keys(table: &mut Table, file: &Path, problems: &mut Vec<String>) {
+    let kinds: BTreeMap<&str, Kind> = SETTINGS.iter().copied().collect();
+    let sections: Vec<String> = table.keys().cloned().collect();
+    for key in sections {
+        let Some(Value::Table(inner)) = table.get_mut(&key) else {
+            check_key(table, &key, &key, &kinds, file, problems);
+            continue;
+        };
+        if !SETTINGS.iter().any(|(path, _)| path.starts_with(&format!("{key}."))) {
+            problems.push(format!("{}: unknown setting `{key}`", file.display()));
+            table.remove(&key);
+            continue;
+        }
+        let names: Vec<String> = inner.keys().cloned().collect();
+        for name in names {
+            check_key(inner, &name, &format!("{key}.{name}"), &kinds, file, problems);
+        }
+    }
+}
+
+fn check_key(table: &mut Table, key: &str, path: &str, kinds: &BTreeMap<&str, Kind>, file: &Path, problems: &mut Vec<String>) {
+    let problem = match (kinds.get(path), table.get(key)) {
+        (None, _) => Some("unknown setting".to_owned()),
+        (Some(Kind::Duration), Some(Value::String(text))) if humantime::parse_duration(text).is_err() => {
+            Some(format!("{text:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"))
+        }
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        problems.push(format!("{}: `{path}`: {problem}", file.display()));
+        table.remove(key);
     }
 }
 
@@ -409,6 +453,13 @@ fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>,
         };
         let value = match kind {
             Kind::Text => Some(Value::String(raw)),
+            Kind::Duration => match humantime::parse_duration(&raw) {
+                Ok(_) => Some(Value::String(raw)),
+                Err(_) => {
+                    problems.push(format!("{name}: {raw:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"));
+                    continue;
+                }
+            },
             Kind::OptionalText if raw.is_empty() => None,
             Kind::OptionalText => Some(Value::String(raw)),
             Kind::Bool => match raw.as_str() {
@@ -523,6 +574,19 @@ mod tests {
         let err = load(Some("[session]\nidle_timeout = \"9h\"\n"), &[("TESSERA_TOKEN_ACCESS_TTL", "31d")]).unwrap_err().to_string();
         assert!(err.contains("session.idle_timeout"), "{err}");
         assert!(err.contains("token.access_ttl"), "{err}");
+    }
+
+    #[test]
+    fn every_file_and_env_problem_at_once() {
+        let err = load(
+            Some("colour = \"red\"\n[session]\nidle_timeout = \"soon\"\nflavour = 1\n[nope]\nx = 1\n"),
+            &[("TESSERA_TOKEN_LEEWAY", "later"), ("TESSERA_SIGNUP", "maybe")],
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in ["`colour`", "`session.idle_timeout`", "`session.flavour`", "`nope`", "TESSERA_TOKEN_LEEWAY", "TESSERA_SIGNUP"] {
+            assert!(err.contains(expected), "{expected} missing in {err}");
+        }
     }
 
     #[test]

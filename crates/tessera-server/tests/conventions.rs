@@ -221,3 +221,30 @@ async fn forward_auth_reports_identity_in_headers() {
     assert_eq!(r.header("x-auth-user-id").len(), 22);
     s.client().get("/v1/auth").await.assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn cors_only_for_allowed_origins() {
+    let s = TestServer::start(&[("TESSERA_ALLOWED_ORIGINS", "https://app.example")]).await;
+    let url = format!("{}/v1/sessions", s.url);
+    let preflight = |origin: &'static str| {
+        let url = url.clone();
+        async move {
+            let headers = [
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type,x-csrf-token"),
+            ];
+            raw(&url, Method::OPTIONS, &headers, None).await
+        }
+    };
+    let ok = preflight("https://app.example").await;
+    assert!(ok.status.is_success(), "{}", ok.status);
+    assert_eq!(ok.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(ok.header("access-control-allow-credentials"), "true");
+    assert!(ok.header("access-control-allow-headers").contains("x-csrf-token"));
+    assert_eq!(ok.header("x-content-type-options"), "nosniff");
+    let evil = preflight("https://evil.example").await;
+    assert!(evil.headers.get("access-control-allow-origin").is_none());
+    let get = raw(&format!("{}/healthz", s.url), Method::GET, &[("origin", "https://app.example")], None).await;
+    assert_eq!(get.header("access-control-allow-origin"), "https://app.example");
+}
