@@ -452,3 +452,78 @@ async fn tessera_toml_in_the_cwd_is_read_without_config() {
     assert!(cwd.path().join("elsewhere").join("tessera.db").is_file());
     assert!(!cwd.path().join("tessera-data").exists());
 }
+
+fn jwt_kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().expect("a header segment");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).expect("base64url");
+    serde_json::from_slice::<Value>(&bytes).expect("JSON header")["kid"].as_str().expect("kid").to_owned()
+}
+
+#[tokio::test]
+async fn keys_and_token_commands() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    let data_dir = data.to_str().unwrap();
+    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]));
+    let http = Http::new(&server.url);
+    http.register("alice").await;
+    let issue = || async {
+        let r = http.send(reqwest::Method::POST, "/v1/tokens", None, Some(json!({"username": "alice", "password": PASSWORD}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    };
+    let old = issue().await;
+
+    let decoded = finish(tessera(cwd.path(), &["token", "decode", &old]), None, REFUSAL_DEADLINE);
+    assert!(decoded.status.success(), "{}", decoded.stderr);
+    assert!(decoded.stdout.contains("NOT verified"), "{}", decoded.stdout);
+    assert!(decoded.stdout.contains("\"sid\""), "{}", decoded.stdout);
+    let garbage = finish(tessera(cwd.path(), &["token", "decode", "not.a.jwt"]), None, REFUSAL_DEADLINE);
+    assert!(!garbage.status.success());
+
+    let verify = |token: String| finish(tessera(cwd.path(), &["token", "verify", &token, "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let ok = verify(old.clone());
+    assert!(ok.status.success(), "{}", ok.stderr);
+    assert!(ok.stdout.starts_with("valid: "), "{}", ok.stdout);
+    let (signed, signature) = old.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+    let bad = verify(format!("{signed}.{flipped}{}", &signature[1..]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stderr.contains("invalid: bad signature"), "{}", bad.stderr);
+
+    let list = finish(tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let rows: Vec<&str> = list.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{}", list.stdout);
+    assert!(rows[0].starts_with(&format!("{}\tEdDSA\t", jwt_kid(&old))), "{}", rows[0]);
+    assert!(rows[0].ends_with("\t-"), "the current key is not retiring: {}", rows[0]);
+
+    let rotated = finish(tessera(cwd.path(), &["keys", "rotate", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    assert!(rotated.status.success(), "{}", rotated.stderr);
+    let list = finish(tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let rows: Vec<String> = list.stdout.lines().skip(1).map(str::to_owned).collect();
+    assert_eq!(rows.len(), 2, "{}", list.stdout);
+    let old_row = rows.iter().find(|r| r.starts_with(&jwt_kid(&old))).expect("the old key is listed");
+    assert!(!old_row.ends_with("\t-"), "the old key now retires: {old_row}");
+
+    // The running server picks the new key up (it reloads keys every 2 s) and the old token keeps
+    // verifying until it expires.
+    let deadline = Instant::now() + CACHE_DEADLINE;
+    loop {
+        let fresh = issue().await;
+        if jwt_kid(&fresh) != jwt_kid(&old) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server still signs with the old key");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(http.get("/v1/me", Some(&old)).await.status, StatusCode::OK);
+    let jwks = http.get("/.well-known/jwks.json", None).await.body;
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
+
+    let revoke = http.send(reqwest::Method::POST, "/v1/tokens/revoke", None, Some(json!({"token": old}))).await;
+    assert_eq!(revoke.status, StatusCode::OK);
+    let revoked = verify(old.clone());
+    assert_eq!(revoked.status.code(), Some(1));
+    assert!(revoked.stderr.contains("token revoked"), "{}", revoked.stderr);
+}
