@@ -1,10 +1,34 @@
 //! Access tokens (RFC 9068 style): their claims, issuing them, and verifying them against the
 //! injected time.
+//!
+//! # Verification
+//!
+//! Tokens are verified here with aws-lc-rs directly rather than through a JWT library:
+//! `jsonwebtoken::decode` parses the header again, decodes the claims twice and, for RSA and
+//! EC, parses the public key on every call, which made a cold verification (every token new)
+//! cost up to ten times the signature check itself; it has to stay within 1.3 times of it. Each
+//! key is parsed once, when the [`KeyRing`] is built, for its one algorithm.
+//!
+//! The security rules, all in [`KeyRing::verify`] and in this order:
+//!
+//! 1. Length at most `token.max_size`; exactly three non-empty, unpadded base64url segments.
+//! 2. The protected header is a JSON object with a string `alg`, no repeated member and no
+//!    `crit`. Its `kid` must name a key of the ring that has not retired at `now`: keys come
+//!    only from the ring, and header members that carry or point to keys (`jwk`, `jku`, `x5u`,
+//!    `x5c`) are ignored.
+//! 3. `alg` must be exactly the one algorithm of that key (the allow-list is per key, checked
+//!    before any crypto): `none`, another family (HS256 keyed with a public key) or another
+//!    hash is refused. `typ` must be `at+jwt` or `application/at+jwt`.
+//! 4. The signature, decoded, must have the key's exact length and verify over the
+//!    `header.payload` text with that key (HMAC tags compared in constant time).
+//! 5. Only then is the payload decoded and parsed, once, into [`AccessClaims`]: every claim
+//!    present and of its type, dates within 0..=9999-12-31; `iss` the configured issuer; `aud`
+//!    (a string or an array) containing the configured audience; `exp`, `nbf` and `iat` checked
+//!    against the injected `now` with the configured leeway.
 
 use std::fmt;
 use std::time::Duration;
 
-use jsonwebtoken::errors::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 use super::jws::{self, JoseHeader};
@@ -113,7 +137,10 @@ fn numeric_date<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64
 }
 
 mod audience {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(aud: &[String], serializer: S) -> Result<S::Ok, S::Error> {
         match aud {
@@ -122,19 +149,34 @@ mod audience {
         }
     }
 
+    /// A string or an array of strings; anything else is an error. (A visitor rather than an
+    /// untagged enum, which would buffer the value first: this runs on every verification.)
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<String>, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
+        struct OneOrMany;
+
+        impl<'de> Visitor<'de> for OneOrMany {
+            type Value = Vec<String>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, one: &str) -> Result<Self::Value, E> {
+                Ok(vec![one.to_owned()])
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut many = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+                while let Some(one) = seq.next_element::<String>()? {
+                    many.push(one);
+                }
+                Ok(many)
+            }
         }
-        Ok(match OneOrMany::deserialize(deserializer)? {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
-        })
+
+        deserializer.deserialize_any(OneOrMany)
     }
 }
 
@@ -221,16 +263,32 @@ impl KeyRing {
         token: &str,
         now: Timestamp,
     ) -> Result<(&VerificationKey, AccessClaims), TokenError> {
-        let key = self.precheck(token, now)?;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &key.validation)
-            .map_err(|error| from_library(error.kind()))?
-            .claims;
+        let (key, segments) = self.precheck(token, now)?;
+        let signature = jws::decode_segment(segments.signature)?;
+        if signature.len() != key.signature_len {
+            return Err(TokenError::BadSignature);
+        }
+        key.verifier
+            .verify(segments.signing_input.as_bytes(), &signature)?;
+        let payload = jws::decode_segment(segments.payload)?;
+        let claims: AccessClaims =
+            serde_json::from_slice(&payload).map_err(|_| TokenError::InvalidClaims)?;
+        if claims.iss != self.settings.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        if !claims.aud.contains(&self.settings.audience) {
+            return Err(TokenError::WrongAudience);
+        }
         claims.check_times(now, self.settings.leeway)?;
         Ok((key, claims))
     }
 
-    /// The checks made before any crypto; the key the token names.
-    fn precheck(&self, token: &str, now: Timestamp) -> Result<&VerificationKey, TokenError> {
+    /// The checks made before any crypto; the key the token names and the token's segments.
+    fn precheck<'t>(
+        &self,
+        token: &'t str,
+        now: Timestamp,
+    ) -> Result<(&VerificationKey, jws::Segments<'t>), TokenError> {
         if token.len() > self.settings.max_size {
             return Err(TokenError::TooLarge);
         }
@@ -247,24 +305,7 @@ impl KeyRing {
         if !header.is_access_token() {
             return Err(TokenError::WrongType);
         }
-        Ok(key)
-    }
-}
-
-/// The short, safe reason for a failure inside jsonwebtoken.
-fn from_library(kind: &ErrorKind) -> TokenError {
-    match kind {
-        ErrorKind::InvalidSignature => TokenError::BadSignature,
-        ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-        ErrorKind::InvalidAudience => TokenError::WrongAudience,
-        ErrorKind::ExpiredSignature => TokenError::Expired,
-        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => TokenError::WrongAlgorithm,
-        ErrorKind::MissingRequiredClaim(_)
-        | ErrorKind::InvalidClaimFormat(_)
-        | ErrorKind::InvalidSubject
-        | ErrorKind::Json(_) => TokenError::InvalidClaims,
-        _ => TokenError::Malformed,
+        Ok((key, segments))
     }
 }
 
@@ -483,6 +524,69 @@ mod tests {
                 "{alg:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_signature_of_the_wrong_length_is_refused() {
+        for alg in ALGORITHMS {
+            let ring = ring(alg);
+            let token = issue(&ring, T0).token;
+            let (message, signature) = token.rsplit_once('.').expect("dots");
+            let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+            let n = signature.len();
+            let mut longer = signature.clone();
+            longer.push(0);
+            let doubled = [signature.as_slice(), signature.as_slice()].concat();
+            for wrong in [
+                &signature[..n - 1],
+                &signature[..n / 2],
+                &signature[..1],
+                &longer[..],
+                &doubled[..],
+                &[0; 1024][..],
+            ] {
+                let token = format!("{message}.{}", encode_segment(wrong));
+                assert_eq!(
+                    ring.verify(&token, T0),
+                    Err(TokenError::BadSignature),
+                    "{alg:?} {}",
+                    wrong.len()
+                );
+            }
+            // The right length but not the signature: all zeros.
+            let zeros = format!("{message}.{}", encode_segment(&vec![0; n]));
+            assert_eq!(
+                ring.verify(&zeros, T0),
+                Err(TokenError::BadSignature),
+                "{alg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_are_read_only_after_the_signature_holds() {
+        // A payload that is not even base64url-decodable, or not JSON, under a signature that
+        // does not hold: the signature is what is reported.
+        let (ring, record) = eddsa();
+        let good = forge(&record, &header(&record), &claims());
+        let parts: Vec<&str> = good.split('.').collect();
+        for payload in ["A", "bm90IGpzb24"] {
+            let token = format!("{}.{payload}.{}", parts[0], parts[2]);
+            assert_eq!(
+                ring.verify(&token, T0),
+                Err(TokenError::BadSignature),
+                "{payload}"
+            );
+        }
+        // Signed, but the payload segment is not valid base64url (a length of 1 mod 4).
+        let message = format!("{}.A", parts[0]);
+        let signature = crate::token::keys::load(&record)
+            .expect("loads")
+            .signer
+            .sign(message.as_bytes())
+            .expect("signs");
+        let token = format!("{message}.{}", encode_segment(&signature));
+        assert_eq!(ring.verify(&token, T0), Err(TokenError::Malformed));
     }
 
     #[test]
@@ -856,6 +960,30 @@ mod tests {
         );
         let (_, claims) = decode_unverified(&upstream.token).expect("decodes");
         assert_eq!(claims["aud"], "upstream");
+    }
+
+    #[test]
+    fn audience_of_another_type_is_refused() {
+        let (ring, record) = eddsa();
+        for aud in [
+            json!(7),
+            json!(true),
+            json!({"aud": "tessera"}),
+            json!([["tessera"]]),
+            json!([null]),
+            Value::Null,
+        ] {
+            let token = forge(&record, &header(&record), &claims_with("aud", aud.clone()));
+            assert_eq!(
+                ring.verify(&token, T0),
+                Err(TokenError::InvalidClaims),
+                "{aud}"
+            );
+        }
+        let many: AccessClaims =
+            serde_json::from_value(claims_with("aud", json!(["a", "b", "tessera"])))
+                .expect("parses");
+        assert_eq!(many.aud, ["a", "b", "tessera"]);
     }
 
     #[test]

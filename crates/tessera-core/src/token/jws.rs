@@ -20,6 +20,10 @@ pub(super) struct Segments<'a> {
     pub header: &'a str,
     /// The claims.
     pub payload: &'a str,
+    /// The signature.
+    pub signature: &'a str,
+    /// What the signature covers: `header.payload`, exactly as they appear in the token.
+    pub signing_input: &'a str,
 }
 
 /// Splits `token` into exactly three non-empty segments of the unpadded base64url alphabet.
@@ -30,14 +34,21 @@ pub(super) fn split(token: &str) -> Result<Segments<'_>, TokenError> {
     else {
         return Err(TokenError::Malformed);
     };
-    if [header, payload, signature]
+    if ![header, payload, signature]
         .iter()
         .all(|part| is_base64url(part))
     {
-        Ok(Segments { header, payload })
-    } else {
-        Err(TokenError::Malformed)
+        return Err(TokenError::Malformed);
     }
+    let signing_input = token
+        .get(..header.len() + 1 + payload.len())
+        .ok_or(TokenError::Malformed)?;
+    Ok(Segments {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
 }
 
 fn is_base64url(segment: &str) -> bool {
@@ -104,6 +115,16 @@ mod tests {
     #[test]
     fn split_needs_three_non_empty_base64url_segments() {
         assert!(split("a.b.c").is_ok());
+        let segments = split("ab.cde.f").expect("splits");
+        assert_eq!(
+            (
+                segments.header,
+                segments.payload,
+                segments.signature,
+                segments.signing_input
+            ),
+            ("ab", "cde", "f", "ab.cde")
+        );
         for bad in [
             "", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", "a+.b.c", "a.b=.c", "a.b/.c", "a. b.c",
         ] {

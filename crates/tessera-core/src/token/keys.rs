@@ -9,10 +9,10 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
-    RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256,
+    RsaKeyPair, VerificationAlgorithm,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -26,6 +26,12 @@ use crate::store::{KeyAlgorithm, SigningKeyRecord};
 const MIN_HMAC_SECRET: usize = 32;
 /// Smallest RSA modulus accepted: 2048 bits.
 const MIN_RSA_MODULUS_BYTES: usize = 256;
+/// Length of an HS256 tag (HMAC-SHA-256).
+const HMAC_SHA256_LEN: usize = 32;
+/// Length of an EdDSA (Ed25519) signature.
+const ED25519_SIGNATURE_LEN: usize = 64;
+/// Length of an ES256 JWS signature: `r || s`, 32 bytes each (RFC 7518 section 3.4).
+const ES256_SIGNATURE_LEN: usize = 64;
 
 /// A new signing key for `algorithm`, made at `now`, with a random 128-bit `kid`.
 ///
@@ -88,11 +94,43 @@ impl Signer {
     }
 }
 
-/// A stored record parsed: its signer, its verification key and, for public-key algorithms,
-/// its public JWK (without `kid`/`alg`/`use`).
+/// The public half of a key (the shared secret for HS256), parsed once for its one algorithm.
+pub(super) enum Verifier {
+    /// EdDSA, ES256 or RS256: the public key, parsed for exactly that algorithm.
+    Public(ParsedPublicKey),
+    /// HS256. Boxed: an HMAC key holds precomputed state of over a kilobyte.
+    Hmac(Box<hmac::Key>),
+}
+
+impl Verifier {
+    /// A public key parsed for `algorithm`.
+    fn public(
+        algorithm: &'static dyn VerificationAlgorithm,
+        public: &[u8],
+    ) -> Result<Self, aws_lc_rs::error::KeyRejected> {
+        ParsedPublicKey::new(algorithm, public).map(Self::Public)
+    }
+
+    /// Checks that `signature` is this key's signature of `message` (in constant time for
+    /// HS256).
+    ///
+    /// # Errors
+    /// [`TokenError::BadSignature`] when it is not.
+    pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), TokenError> {
+        match self {
+            Self::Public(key) => key.verify_sig(message, signature),
+            Self::Hmac(key) => hmac::verify(key, message, signature),
+        }
+        .map_err(|_| TokenError::BadSignature)
+    }
+}
+
+/// A stored record parsed: its signer, its verifier, the length of its signatures and, for
+/// public-key algorithms, its public JWK (without `kid`/`alg`/`use`).
 pub(super) struct LoadedKey {
     pub signer: Signer,
-    pub decoding: DecodingKey,
+    pub verifier: Verifier,
+    pub signature_len: usize,
     pub public_jwk: Option<Value>,
 }
 
@@ -111,7 +149,8 @@ pub(super) fn load(record: &SigningKeyRecord) -> Result<LoadedKey, KeyError> {
             let pair = Ed25519KeyPair::from_pkcs8(der).map_err(|_| invalid())?;
             let public = pair.public_key().as_ref();
             LoadedKey {
-                decoding: DecodingKey::from_ed_der(public),
+                verifier: Verifier::public(&ED25519, public).map_err(|_| invalid())?,
+                signature_len: ED25519_SIGNATURE_LEN,
                 public_jwk: Some(
                     json!({"kty": "OKP", "crv": "Ed25519", "x": encode_segment(public)}),
                 ),
@@ -131,7 +170,9 @@ pub(super) fn load(record: &SigningKeyRecord) -> Result<LoadedKey, KeyError> {
             }
             let (x, y) = coordinates.split_at(32);
             LoadedKey {
-                decoding: DecodingKey::from_ec_der(public),
+                verifier: Verifier::public(&ECDSA_P256_SHA256_FIXED, public)
+                    .map_err(|_| invalid())?,
+                signature_len: ES256_SIGNATURE_LEN,
                 public_jwk: Some(json!({
                     "kty": "EC", "crv": "P-256", "x": encode_segment(x), "y": encode_segment(y),
                 })),
@@ -147,7 +188,10 @@ pub(super) fn load(record: &SigningKeyRecord) -> Result<LoadedKey, KeyError> {
             let n = public.modulus().big_endian_without_leading_zero();
             let e = public.exponent().big_endian_without_leading_zero();
             LoadedKey {
-                decoding: DecodingKey::from_rsa_raw_components(n, e),
+                // The DER `RSAPublicKey`.
+                verifier: Verifier::public(&RSA_PKCS1_2048_8192_SHA256, public.as_ref())
+                    .map_err(|_| invalid())?,
+                signature_len: pair.public_modulus_len(),
                 public_jwk: Some(
                     json!({"kty": "RSA", "n": encode_segment(n), "e": encode_segment(e)}),
                 ),
@@ -159,7 +203,8 @@ pub(super) fn load(record: &SigningKeyRecord) -> Result<LoadedKey, KeyError> {
                 return Err(invalid());
             }
             LoadedKey {
-                decoding: DecodingKey::from_secret(der),
+                verifier: Verifier::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, der))),
+                signature_len: HMAC_SHA256_LEN,
                 public_jwk: None,
                 signer: Signer::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, der))),
             }
@@ -218,17 +263,17 @@ impl SigningKey {
     }
 }
 
-/// A key that verifies tokens: its jsonwebtoken key and the [`Validation`] that allows exactly
-/// its one algorithm, both built once.
+/// A key that verifies tokens: its one algorithm and its key parsed for that algorithm, built
+/// once with the ring.
 pub(super) struct VerificationKey {
     /// Its `kid`.
     pub kid: Arc<str>,
     /// The one algorithm a token naming this key may claim.
     pub algorithm: KeyAlgorithm,
     /// The public key (the shared secret for HS256).
-    pub decoding: DecodingKey,
-    /// The checks of signature, `iss`, `aud` and required claims.
-    pub validation: Validation,
+    pub verifier: Verifier,
+    /// The exact length of this key's signatures, in bytes.
+    pub signature_len: usize,
     /// When the key stops verifying.
     pub retires_at: Option<Timestamp>,
 }
@@ -238,27 +283,6 @@ impl VerificationKey {
     pub(super) fn is_active(&self, now: Timestamp) -> bool {
         self.retires_at.is_none_or(|retires_at| now < retires_at)
     }
-}
-
-/// The one [`Validation`] of a key: its algorithm only; `exp`, `iat`, `iss`, `aud` and `sub`
-/// required; the configured issuer and audience.
-fn validation(algorithm: KeyAlgorithm, settings: &TokenSettings) -> Validation {
-    let algorithm = match algorithm {
-        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
-        KeyAlgorithm::ES256 => Algorithm::ES256,
-        KeyAlgorithm::RS256 => Algorithm::RS256,
-        KeyAlgorithm::HS256 => Algorithm::HS256,
-    };
-    let mut validation = Validation::new(algorithm);
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    validation.set_issuer(&[&settings.issuer]);
-    validation.set_audience(&[&settings.audience]);
-    validation.leeway = settings.leeway.as_secs();
-    // The library would compare `exp`/`nbf` with the system clock; the key ring checks them (and
-    // `iat`) against the injected time instead.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation
 }
 
 /// The signing and verification keys in use, built from the stored records.
@@ -311,8 +335,8 @@ impl KeyRing {
             let key = VerificationKey {
                 kid: Arc::from(record.kid.as_str()),
                 algorithm: record.algorithm,
-                decoding: loaded.decoding,
-                validation: validation(record.algorithm, &settings),
+                verifier: loaded.verifier,
+                signature_len: loaded.signature_len,
                 retires_at: record.retires_at,
             };
             if keys.insert(record.kid.clone(), key).is_some() {
@@ -377,6 +401,8 @@ mod tests {
 
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use jsonwebtoken::{Algorithm, DecodingKey};
 
     use super::*;
     use crate::UserId;
