@@ -91,7 +91,7 @@ fn raw_verifier(alg: KeyAlgorithm, ring: &KeyRing, secret: &[u8]) -> RawVerifier
 /// A revocation set of the size a busy instance might hold: 1000 jtis and 1000 sids.
 fn revocations(now: Timestamp) -> RevocationSet {
     let set = RevocationSet::new();
-    let expires_at = now.add(std::time::Duration::from_secs(3600));
+    let expires_at = now.plus(std::time::Duration::from_secs(3600));
     let entries = (0..1000).flat_map(|i| {
         [
             Revocation {

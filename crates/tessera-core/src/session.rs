@@ -75,7 +75,7 @@ impl SessionPolicy {
         ip: String,
     ) -> (OpaqueToken, SessionRecord) {
         let token = OpaqueToken::generate();
-        let expires_at = now.add(self.absolute_timeout);
+        let expires_at = now.plus(self.absolute_timeout);
         let record = SessionRecord {
             id: SessionId::random(),
             digest: token.digest(),
@@ -83,7 +83,7 @@ impl SessionPolicy {
             created_at: now,
             last_seen_at: now,
             expires_at,
-            idle_expires_at: now.add(self.idle_timeout).min(expires_at),
+            idle_expires_at: now.plus(self.idle_timeout).min(expires_at),
             user_agent: user_agent.chars().take(MAX_USER_AGENT_CHARS).collect(),
             ip,
         };
@@ -92,7 +92,7 @@ impl SessionPolicy {
 
     /// The idle deadline of a request at `now` on `session`.
     pub fn idle_deadline(&self, session: &SessionRecord, now: Timestamp) -> Timestamp {
-        now.add(self.idle_timeout).min(session.expires_at)
+        now.plus(self.idle_timeout).min(session.expires_at)
     }
 
     /// Whether a request at `now` must write a touch to the store.

@@ -117,18 +117,18 @@ impl LoginThrottle {
 
     /// Forgets failures that left the window (background housekeeping).
     pub fn prune(&self, now: Timestamp) {
-        self.log.prune(now.sub(self.limits.window));
+        self.log.prune(now.minus(self.limits.window));
     }
 
     fn wait(&self, key: &str, limit: u32, now: Timestamp) -> Duration {
         let limit = limit.max(1) as usize;
-        let recent = self.log.failures_since(key, now.sub(self.limits.window));
+        let recent = self.log.failures_since(key, now.minus(self.limits.window));
         if recent.len() < limit {
             return Duration::ZERO;
         }
         // Accepted again once enough failures leave the window that fewer than `limit` remain.
         let must_expire = recent[recent.len() - limit];
-        must_expire.add(self.limits.window).since(now)
+        must_expire.plus(self.limits.window).since(now)
     }
 }
 
@@ -154,14 +154,14 @@ mod tests {
         let t = throttle(3, 100);
         let t0 = Timestamp::from_secs(10_000);
         for i in 0..3 {
-            assert!(t.check("alice", "1.2.3.4", t0.add(Duration::from_secs(i))).is_ok());
-            t.record_failure("alice", "1.2.3.4", t0.add(Duration::from_secs(i)));
+            assert!(t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(i))).is_ok());
+            t.record_failure("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)));
         }
-        let now = t0.add(Duration::from_secs(10));
+        let now = t0.plus(Duration::from_secs(10));
         // The first failure (at t0) leaves the window at t0 + 900 s.
         assert_eq!(t.check("alice", "5.6.7.8", now), Err(Duration::from_secs(890)));
         assert!(t.check("bob", "5.6.7.8", now).is_ok(), "another account is unaffected");
-        assert!(t.check("alice", "1.2.3.4", t0.add(Duration::from_secs(900))).is_ok());
+        assert!(t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(900))).is_ok());
     }
 
     #[test]

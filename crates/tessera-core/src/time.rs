@@ -28,12 +28,12 @@ impl Timestamp {
     }
 
     /// This instant moved `d` later, saturating instead of overflowing.
-    pub fn add(self, d: Duration) -> Self {
+    pub fn plus(self, d: Duration) -> Self {
         Self(self.0.saturating_add(duration_millis(d)))
     }
 
     /// This instant moved `d` earlier, saturating instead of overflowing.
-    pub fn sub(self, d: Duration) -> Self {
+    pub fn minus(self, d: Duration) -> Self {
         Self(self.0.saturating_sub(duration_millis(d)))
     }
 
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(i64::MAX - 1);
-        assert_eq!(t.add(Duration::from_secs(10)).as_millis(), i64::MAX);
+        assert_eq!(t.plus(Duration::from_secs(10)).as_millis(), i64::MAX);
         assert_eq!(Timestamp::from_secs(1).since(Timestamp::from_secs(5)), Duration::ZERO);
     }
 }

@@ -24,7 +24,7 @@ async fn current_key(keys: &dyn KeyStore) -> Result<Option<SigningKeyRecord>, Au
 }
 
 async fn rotate(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<SigningKeyRecord, AuthError> {
-    let retires_at = now.add(policy.longest_token_life());
+    let retires_at = now.plus(policy.longest_token_life());
     for old in keys.signing_keys().await? {
         if old.retires_at.is_none() {
             keys.retire_signing_key(&old.kid, retires_at).await?;

@@ -99,7 +99,7 @@ impl Auth {
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let now = self.now();
         self.throttle.prune(now);
-        let grace_closed_before = now.sub(self.settings.tokens.refresh_grace);
+        let grace_closed_before = now.minus(self.settings.tokens.refresh_grace);
         let mut purged = self.stores.sessions.purge_expired_sessions(now).await?;
         purged += self.stores.refresh.purge_refresh(now, grace_closed_before).await?;
         purged += self.stores.revocations.purge_revocations(now).await?;

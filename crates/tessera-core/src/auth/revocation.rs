@@ -61,7 +61,7 @@ impl Auth {
         }
         // Only a token this server signed may add to the denylist.
         if let Ok(claims) = self.tokens.ring.load().verify(token, now) {
-            let expires_at = claims.expires_at().add(self.settings.tokens.access.leeway);
+            let expires_at = claims.expires_at().plus(self.settings.tokens.access.leeway);
             self.remember(Revocation { kind: RevokedKind::AccessToken, id: claims.jti, expires_at }).await?;
             metrics::counter!("tessera_revocations_total", "mode" => "jwt", "kind" => "access_token").increment(1);
         }
@@ -129,7 +129,7 @@ impl Auth {
 
     /// Access tokens bound to these sessions or families die, on every check from now on.
     pub(super) async fn revoke_sids(&self, sids: Vec<String>) -> Result<(), AuthError> {
-        let expires_at = self.now().add(self.settings.tokens.longest_token_life());
+        let expires_at = self.now().plus(self.settings.tokens.longest_token_life());
         for id in sids {
             self.remember(Revocation { kind: RevokedKind::Sid, id, expires_at }).await?;
             metrics::counter!("tessera_revocations_total", "mode" => "sid", "kind" => "session_or_family").increment(1);

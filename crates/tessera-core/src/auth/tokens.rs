@@ -94,7 +94,7 @@ impl Auth {
             id: FamilyId::random(),
             user_id: user.id,
             created_at: now,
-            expires_at: now.add(policy.refresh_ttl),
+            expires_at: now.plus(policy.refresh_ttl),
             ended_at: None,
         };
         // With refresh off the family still exists, so that ending it (password change, admin

@@ -109,10 +109,10 @@ impl AccessClaims {
     /// [`TokenError::Expired`] once `now` reaches `exp + leeway`; [`TokenError::NotYetValid`]
     /// while `nbf` or `iat` is later than `now + leeway`.
     pub fn check_times(&self, now: Timestamp, leeway: Duration) -> Result<(), TokenError> {
-        if now.sub(leeway) >= Timestamp::from_secs(self.exp) {
+        if now.minus(leeway) >= Timestamp::from_secs(self.exp) {
             return Err(TokenError::Expired);
         }
-        let latest_start = now.add(leeway);
+        let latest_start = now.plus(leeway);
         if Timestamp::from_secs(self.nbf) > latest_start
             || Timestamp::from_secs(self.iat) > latest_start
         {
@@ -219,7 +219,7 @@ impl KeyRing {
         now: Timestamp,
     ) -> Result<IssuedToken, TokenError> {
         let ttl = ttl.unwrap_or(self.settings.access_ttl);
-        let expires_at = Timestamp::from_secs(now.add(ttl).as_secs());
+        let expires_at = Timestamp::from_secs(now.plus(ttl).as_secs());
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
             sub,
@@ -869,7 +869,7 @@ mod tests {
         assert!(
             ring.verify(
                 &issued.token,
-                issued.expires_at.sub(Duration::from_millis(1))
+                issued.expires_at.minus(Duration::from_millis(1))
             )
             .is_ok()
         );
@@ -901,11 +901,11 @@ mod tests {
                 "{name}"
             );
             assert!(
-                ring.verify(&ahead, T0.add(Duration::from_secs(1))).is_ok(),
+                ring.verify(&ahead, T0.plus(Duration::from_secs(1))).is_ok(),
                 "{name}"
             );
         }
-        let from_the_future = issue(&ring, T0.add(Duration::from_secs(3600))).token;
+        let from_the_future = issue(&ring, T0.plus(Duration::from_secs(3600))).token;
         assert_eq!(
             ring.verify(&from_the_future, T0),
             Err(TokenError::NotYetValid)
@@ -999,7 +999,7 @@ mod tests {
                 T0,
             )
             .expect("issues");
-        assert_eq!(issued.expires_at, T0.add(Duration::from_secs(60)));
+        assert_eq!(issued.expires_at, T0.plus(Duration::from_secs(60)));
         assert_eq!(
             ring.verify(&issued.token, T0).expect("valid").exp,
             T0.as_secs() + 60

@@ -138,7 +138,7 @@ mod tests {
         );
         // Before nbf (beyond the leeway) a hit is refused too.
         assert_eq!(
-            ring.verify_cached(&cache, &token, T0.sub(Duration::from_secs(31))),
+            ring.verify_cached(&cache, &token, T0.minus(Duration::from_secs(31))),
             Err(TokenError::NotYetValid)
         );
     }
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn a_hit_still_needs_its_key() {
         let old = record(KeyAlgorithm::EdDSA, 0);
-        let retires_at = T0.add(Duration::from_secs(60));
+        let retires_at = T0.plus(Duration::from_secs(60));
         let new = SigningKeyRecord {
             created_at: T0,
             ..record(KeyAlgorithm::EdDSA, 1)

@@ -527,7 +527,7 @@ mod tests {
             .token;
 
         // Rotation at T0: a new key signs, the old one verifies until its last token expires.
-        let retires_at = T0.add(Duration::from_secs(600 + 30));
+        let retires_at = T0.plus(Duration::from_secs(600 + 30));
         let old_retiring = SigningKeyRecord {
             retires_at: Some(retires_at),
             ..old.clone()
@@ -542,7 +542,7 @@ mod tests {
         assert!(after.verify(&token, T0).is_ok());
         assert!(
             after
-                .verify(&token, retires_at.sub(Duration::from_millis(1)))
+                .verify(&token, retires_at.minus(Duration::from_millis(1)))
                 .is_ok()
         );
         assert_eq!(

@@ -153,7 +153,7 @@ mod tests {
         Revocation {
             kind,
             id: id.to_owned(),
-            expires_at: T0.add(Duration::from_secs(secs)),
+            expires_at: T0.plus(Duration::from_secs(secs)),
         }
     }
 
@@ -168,10 +168,10 @@ mod tests {
         assert!(!set.is_revoked(&claims("other", "other"), T0));
         // Kinds do not mix: a jti named like a sid is not revoked.
         assert!(!set.is_revoked(&claims("s1", "j1"), T0));
-        let later = T0.add(Duration::from_secs(60));
+        let later = T0.plus(Duration::from_secs(60));
         assert!(!set.is_revoked(&claims("j1", "other"), later));
         assert!(set.is_revoked(&claims("other", "s1"), later));
-        assert!(!set.is_revoked(&claims("other", "s1"), T0.add(Duration::from_secs(120))));
+        assert!(!set.is_revoked(&claims("other", "s1"), T0.plus(Duration::from_secs(120))));
     }
 
     #[test]
@@ -182,10 +182,10 @@ mod tests {
         set.insert(&revocation(RevokedKind::Sid, "s", 100), T0);
         set.insert(&revocation(RevokedKind::Sid, "s", 50), T0);
         assert_eq!(set.len(), 2);
-        let later = T0.add(Duration::from_secs(20));
+        let later = T0.plus(Duration::from_secs(20));
         set.insert(&revocation(RevokedKind::AccessToken, "new", 60), later);
         assert_eq!(set.len(), 2);
-        assert!(set.is_revoked(&claims("x", "s"), T0.add(Duration::from_secs(99))));
+        assert!(set.is_revoked(&claims("x", "s"), T0.plus(Duration::from_secs(99))));
         // Already expired when inserted: not kept.
         set.insert(&revocation(RevokedKind::AccessToken, "stale", 5), later);
         assert_eq!(set.len(), 2);
@@ -196,7 +196,7 @@ mod tests {
         let set = RevocationSet::new();
         set.insert(&revocation(RevokedKind::AccessToken, "inserted", 60), T0);
         set.insert(&revocation(RevokedKind::AccessToken, "stale", 10), T0);
-        let later = T0.add(Duration::from_secs(20));
+        let later = T0.plus(Duration::from_secs(20));
         set.merge_all(
             &[
                 revocation(RevokedKind::Sid, "s", 60),
