@@ -80,44 +80,92 @@ impl PasswordHasher {
     }
 }
 
-/// Runs password hashing off the async runtime, at most `concurrency` at a time, so that a
-/// burst of logins queues for the hashing threads instead of stalling requests that only verify
-/// a session.
-#[derive(Clone, Debug)]
+/// A hashing job: runs on a hashing thread and sends its result back.
+type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
+
+/// Runs password hashing off the async runtime on a few dedicated threads of lowered priority
+/// (nice 10), at most one hash per thread at a time. A burst of logins queues for those threads,
+/// and when the CPU is contended the scheduler prefers the threads serving requests, so logins
+/// slow down instead of stalling requests that only verify a session.
+#[derive(Clone)]
 pub struct PasswordWorker {
-    hasher: PasswordHasher,
+    jobs: std::sync::mpsc::Sender<Job>,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    threads: usize,
 }
 
+impl std::fmt::Debug for PasswordWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordWorker").field("threads", &self.threads).finish()
+    }
+}
+
+/// The priority of hashing threads on thread-priority's 0..=99 scale: 22 maps to nice 10.
+const HASHING_PRIORITY: u8 = 22;
+
 impl PasswordWorker {
-    /// A worker running at most `concurrency` (at least one) hashes at once.
-    pub fn new(hasher: PasswordHasher, concurrency: usize) -> Self {
-        Self { hasher, permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))) }
+    /// A worker with `threads` (at least one) hashing threads. The threads end when the last
+    /// clone of the worker is dropped.
+    ///
+    /// # Panics
+    /// When the operating system refuses to start a thread.
+    pub fn new(hasher: PasswordHasher, threads: usize) -> Self {
+        let threads = threads.max(1);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads {
+            let queue = std::sync::Arc::clone(&queue);
+            let hasher = hasher.clone();
+            std::thread::Builder::new()
+                .name(format!("tessera-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        match next {
+                            Ok(job) => job(&hasher),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .expect("starting a password hashing thread");
+        }
+        Self { jobs, permits: std::sync::Arc::new(tokio::sync::Semaphore::new(threads)), threads }
     }
 
-    /// The default bound: every core but one, so one is always left for serving requests.
+    /// The default number of hashing threads: every core but one, so one is always left for
+    /// serving requests.
     pub fn default_concurrency() -> usize {
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
     }
 
-    /// [`PasswordHasher::hash`] on a blocking thread.
+    /// [`PasswordHasher::hash`] on a hashing thread.
     pub async fn hash(&self, password: String) -> String {
         self.run(move |hasher| hasher.hash(&password)).await
     }
 
-    /// [`PasswordHasher::verify`] on a blocking thread.
+    /// [`PasswordHasher::verify`] on a hashing thread.
     pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
         self.run(move |hasher| hasher.verify(&password, stored.as_deref())).await
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce(&PasswordHasher) -> T + Send + 'static) -> T {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self.permits.acquire().await.expect("password semaphore is never closed");
-        let hasher = self.hasher.clone();
-        match tokio::task::spawn_blocking(move || job(&hasher)).await {
-            Ok(value) => value,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
+        // Waiting happens here, in async code: a job is only sent when a thread is free.
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |hasher| {
+            let _ = reply.send(job(hasher));
+        });
+        self.jobs.send(job).expect("hashing threads live as long as the worker");
+        result.await.expect("a hashing thread answers every job")
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (best effort: lowering needs no privilege,
+/// and hashing still works at normal priority if the OS refuses).
+fn lower_priority() {
+    if let Ok(value) = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY) {
+        let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(value));
     }
 }
 
@@ -143,5 +191,26 @@ mod tests {
         assert!(validate_password("12345678").is_ok());
         assert!(validate_password(&"x".repeat(1024)).is_ok());
         assert!(validate_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn the_worker_hashes_on_threads_of_lower_priority() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let worker = PasswordWorker::new(PasswordHasher::new(), 2);
+        runtime.block_on(async {
+            let hash = worker.hash("correct horse battery".into()).await;
+            let (right, wrong) = tokio::join!(
+                worker.verify("correct horse battery".into(), Some(hash.clone())),
+                worker.verify("wrong horse battery".into(), Some(hash)),
+            );
+            assert!(right && !wrong);
+            #[cfg(target_os = "linux")]
+            {
+                let stat = worker.run(|_| std::fs::read_to_string("/proc/thread-self/stat").unwrap()).await;
+                // Field 19 is the nice value; fields after the command's closing parenthesis.
+                let nice: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(16).unwrap().parse().unwrap();
+                assert_eq!(nice, 10, "{stat}");
+            }
+        });
     }
 }

@@ -101,7 +101,11 @@ impl SessionCaller {
     /// # Errors
     /// 401 `unauthenticated`, 403 `csrf_failed`, 503.
     pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
-        let (token, via_cookie) = match credential(headers, &state.settings().cookie.name) {
+        Self::from_credential(state, headers, method, credential(headers, &state.settings().cookie.name)).await
+    }
+
+    async fn from_credential(state: &AppState, headers: &HeaderMap, method: &Method, credential: Credential) -> Result<Self, ApiError> {
+        let (token, via_cookie) = match credential {
             Credential::Cookie(token) => (token, true),
             Credential::BearerSession(token) => (token, false),
             Credential::BearerOther(_) | Credential::Missing => return Err(ApiError::unauthenticated()),
@@ -173,12 +177,14 @@ impl Caller {
     /// 401 `unauthenticated` (no or a dead session credential), 401 `invalid_token` (a JWT that
     /// fails a check), 403 `csrf_failed`, 503.
     pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
-        if let Credential::BearerOther(token) = credential(headers, &state.settings().cookie.name) {
-            let result = state.auth().authenticate_jwt(&token).await;
-            record_verification("jwt", result.is_ok());
-            return Ok(Self::Jwt(result?));
+        match credential(headers, &state.settings().cookie.name) {
+            Credential::BearerOther(token) => {
+                let result = state.auth().authenticate_jwt(&token).await;
+                record_verification("jwt", result.is_ok());
+                Ok(Self::Jwt(result?))
+            }
+            session => SessionCaller::from_credential(state, headers, method, session).await.map(Self::Session),
         }
-        SessionCaller::authenticate(state, headers, method).await.map(Self::Session)
     }
 
     /// The authenticated user.

@@ -91,13 +91,13 @@ pub struct SessionEnvelopeDto {
 
 /// `GET /v1/me`.
 #[derive(Serialize)]
-pub struct MeDto {
+pub struct MeDto<'a> {
     /// User id.
     pub id: UserId,
     /// Username.
-    pub username: String,
+    pub username: &'a str,
     /// Current roles.
-    pub roles: Vec<String>,
+    pub roles: &'a [String],
     /// `session` or `jwt`.
     pub auth: &'static str,
 }

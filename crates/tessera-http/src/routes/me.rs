@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use crate::auth::Caller;
 use crate::dto::MeDto;
@@ -11,9 +11,9 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// `GET /v1/me`: who is calling, and how.
-pub async fn me(caller: Caller) -> Json<MeDto> {
+pub async fn me(caller: Caller) -> Response {
     let user = caller.user();
-    Json(MeDto { id: user.id, username: user.username.to_string(), roles: user.roles.clone(), auth: caller.mode() })
+    Json(MeDto { id: user.id, username: user.username.as_str(), roles: &user.roles, auth: caller.mode() }).into_response()
 }
 
 /// The method of the request a reverse proxy is asking about.
