@@ -101,7 +101,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        for bad in ["", "short", "!!!!!!!!!!!!!!!!!!!!!!", &"A".repeat(23), "../../etc/passwd"] {
+        for bad in [
+            "",
+            "short",
+            "!!!!!!!!!!!!!!!!!!!!!!",
+            &"A".repeat(23),
+            "../../etc/passwd",
+        ] {
             assert_eq!(bad.parse::<UserId>(), Err(InvalidId), "{bad}");
         }
     }

@@ -34,7 +34,9 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", self.argon2.params()).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", self.argon2.params())
+            .finish()
     }
 }
 
@@ -73,7 +75,10 @@ impl PasswordHasher {
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let phc = stored.unwrap_or(&self.dummy_hash);
         let matched = match PasswordHash::new(phc) {
-            Ok(parsed) => self.argon2.verify_password(password.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => self
+                .argon2
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         };
         matched && stored.is_some()
@@ -96,7 +101,9 @@ pub struct PasswordWorker {
 
 impl std::fmt::Debug for PasswordWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordWorker").field("threads", &self.threads).finish()
+        f.debug_struct("PasswordWorker")
+            .field("threads", &self.threads)
+            .finish()
     }
 }
 
@@ -121,7 +128,10 @@ impl PasswordWorker {
                 .spawn(move || {
                     lower_priority();
                     loop {
-                        let next = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
                         match next {
                             Ok(job) => job(&hasher),
                             Err(_) => break,
@@ -130,7 +140,11 @@ impl PasswordWorker {
                 })
                 .expect("starting a password hashing thread");
         }
-        Self { jobs, permits: std::sync::Arc::new(tokio::sync::Semaphore::new(threads)), threads }
+        Self {
+            jobs,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(threads)),
+            threads,
+        }
     }
 
     /// The default number of hashing threads: every core but one, so one is always left for
@@ -146,17 +160,27 @@ impl PasswordWorker {
 
     /// [`PasswordHasher::verify`] on a hashing thread.
     pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
-        self.run(move |hasher| hasher.verify(&password, stored.as_deref())).await
+        self.run(move |hasher| hasher.verify(&password, stored.as_deref()))
+            .await
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce(&PasswordHasher) -> T + Send + 'static) -> T {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
+    ) -> T {
         // Waiting happens here, in async code: a job is only sent when a thread is free.
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let (reply, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |hasher| {
             let _ = reply.send(job(hasher));
         });
-        self.jobs.send(job).expect("hashing threads live as long as the worker");
+        self.jobs
+            .send(job)
+            .expect("hashing threads live as long as the worker");
         result.await.expect("a hashing thread answers every job")
     }
 }
@@ -165,7 +189,9 @@ impl PasswordWorker {
 /// and hashing still works at normal priority if the OS refuses).
 fn lower_priority() {
     if let Ok(value) = thread_priority::ThreadPriorityValue::try_from(HASHING_PRIORITY) {
-        let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Crossplatform(value));
+        let _ = thread_priority::set_current_thread_priority(
+            thread_priority::ThreadPriority::Crossplatform(value),
+        );
     }
 }
 
@@ -195,7 +221,9 @@ mod tests {
 
     #[test]
     fn the_worker_hashes_on_threads_of_lower_priority() {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let worker = PasswordWorker::new(PasswordHasher::new(), 2);
         runtime.block_on(async {
             let hash = worker.hash("correct horse battery".into()).await;
@@ -206,9 +234,19 @@ mod tests {
             assert!(right && !wrong);
             #[cfg(target_os = "linux")]
             {
-                let stat = worker.run(|_| std::fs::read_to_string("/proc/thread-self/stat").unwrap()).await;
+                let stat = worker
+                    .run(|_| std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+                    .await;
                 // Field 19 is the nice value; fields after the command's closing parenthesis.
-                let nice: i32 = stat.rsplit(')').next().unwrap().split_whitespace().nth(16).unwrap().parse().unwrap();
+                let nice: i32 = stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .nth(16)
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 assert_eq!(nice, 10, "{stat}");
             }
         });

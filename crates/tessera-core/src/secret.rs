@@ -107,7 +107,11 @@ impl TokenDigest {
 impl fmt::Debug for TokenDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A prefix is enough to tell digests apart in logs.
-        write!(f, "TokenDigest({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "TokenDigest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -130,14 +134,26 @@ mod tests {
         let t = OpaqueToken::generate();
         let text = t.expose();
         assert_eq!(text.len(), 43);
-        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_eq!(OpaqueToken::parse(&text), Some(t.clone()));
-        assert_eq!(OpaqueToken::parse(&text).map(|p| p.digest()), Some(t.digest()));
+        assert_eq!(
+            OpaqueToken::parse(&text).map(|p| p.digest()),
+            Some(t.digest())
+        );
     }
 
     #[test]
     fn parse_rejects_garbage() {
-        for bad in ["", "abc", &"A".repeat(44), &"!".repeat(43), &"A".repeat(8000)] {
+        for bad in [
+            "",
+            "abc",
+            &"A".repeat(44),
+            &"!".repeat(43),
+            &"A".repeat(8000),
+        ] {
             assert!(OpaqueToken::parse(bad).is_none(), "{bad}");
         }
     }

@@ -52,7 +52,10 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle_timeout: Duration::from_secs(30 * 60), absolute_timeout: Duration::from_secs(8 * 3600) }
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+        }
     }
 }
 
@@ -117,9 +120,15 @@ mod tests {
 
     #[test]
     fn touch_interval_is_one_percent_or_a_second() {
-        let p = SessionPolicy { idle_timeout: Duration::from_secs(1800), ..Default::default() };
+        let p = SessionPolicy {
+            idle_timeout: Duration::from_secs(1800),
+            ..Default::default()
+        };
         assert_eq!(p.touch_interval(), Duration::from_secs(18));
-        let p = SessionPolicy { idle_timeout: Duration::from_secs(2), ..Default::default() };
+        let p = SessionPolicy {
+            idle_timeout: Duration::from_secs(2),
+            ..Default::default()
+        };
         assert_eq!(p.touch_interval(), Duration::from_secs(1));
     }
 

@@ -29,7 +29,9 @@ pub struct MemoryFailureLog {
 impl MemoryFailureLog {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Timestamp>>> {
         // A panic while holding the lock leaves plain data behind: keep using it.
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -75,7 +77,11 @@ pub struct ThrottleLimits {
 
 impl Default for ThrottleLimits {
     fn default() -> Self {
-        Self { account_failures: 5, address_failures: 100, window: Duration::from_secs(15 * 60) }
+        Self {
+            account_failures: 5,
+            address_failures: 100,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -97,17 +103,34 @@ impl LoginThrottle {
     ///
     /// # Errors
     /// The wait, when either limit is reached.
-    pub fn check(&self, canonical_username: &str, address: &str, now: Timestamp) -> Result<(), Duration> {
+    pub fn check(
+        &self,
+        canonical_username: &str,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<(), Duration> {
         let wait = self
-            .wait(&account_key(canonical_username), self.limits.account_failures, now)
+            .wait(
+                &account_key(canonical_username),
+                self.limits.account_failures,
+                now,
+            )
             .max(self.wait(&address_key(address), self.limits.address_failures, now));
         if wait.is_zero() { Ok(()) } else { Err(wait) }
     }
 
     /// Counts a failed password check.
     pub fn record_failure(&self, canonical_username: &str, address: &str, now: Timestamp) {
-        self.log.record(&account_key(canonical_username), now, self.limits.account_failures as usize);
-        self.log.record(&address_key(address), now, self.limits.address_failures as usize);
+        self.log.record(
+            &account_key(canonical_username),
+            now,
+            self.limits.account_failures as usize,
+        );
+        self.log.record(
+            &address_key(address),
+            now,
+            self.limits.address_failures as usize,
+        );
     }
 
     /// A successful login resets its account's count.
@@ -145,7 +168,11 @@ mod tests {
     use super::*;
 
     fn throttle(account: u32, address: u32) -> LoginThrottle {
-        let limits = ThrottleLimits { account_failures: account, address_failures: address, window: Duration::from_secs(900) };
+        let limits = ThrottleLimits {
+            account_failures: account,
+            address_failures: address,
+            window: Duration::from_secs(900),
+        };
         LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits)
     }
 
@@ -154,14 +181,26 @@ mod tests {
         let t = throttle(3, 100);
         let t0 = Timestamp::from_secs(10_000);
         for i in 0..3 {
-            assert!(t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(i))).is_ok());
+            assert!(
+                t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)))
+                    .is_ok()
+            );
             t.record_failure("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)));
         }
         let now = t0.plus(Duration::from_secs(10));
         // The first failure (at t0) leaves the window at t0 + 900 s.
-        assert_eq!(t.check("alice", "5.6.7.8", now), Err(Duration::from_secs(890)));
-        assert!(t.check("bob", "5.6.7.8", now).is_ok(), "another account is unaffected");
-        assert!(t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(900))).is_ok());
+        assert_eq!(
+            t.check("alice", "5.6.7.8", now),
+            Err(Duration::from_secs(890))
+        );
+        assert!(
+            t.check("bob", "5.6.7.8", now).is_ok(),
+            "another account is unaffected"
+        );
+        assert!(
+            t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(900)))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -181,7 +220,10 @@ mod tests {
         t.record_failure("a", "1.1.1.1", now);
         t.record_success("a");
         t.record_failure("a", "1.1.1.1", now);
-        assert!(t.check("a", "1.1.1.1", now).is_ok(), "one failure since the success");
+        assert!(
+            t.check("a", "1.1.1.1", now).is_ok(),
+            "one failure since the success"
+        );
         t.record_failure("a", "1.1.1.1", now);
         assert!(t.check("a", "1.1.1.1", now).is_err());
     }

@@ -54,7 +54,9 @@ impl Timestamp {
 
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Self(duration_millis(since))
     }
 }
@@ -76,13 +78,19 @@ mod tests {
     #[test]
     fn formats_rfc3339_utc() {
         assert_eq!(Timestamp::from_secs(0).to_rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::from_millis(1_700_000_000_999).to_rfc3339(), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            Timestamp::from_millis(1_700_000_000_999).to_rfc3339(),
+            "2023-11-14T22:13:20Z"
+        );
     }
 
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp::from_millis(i64::MAX - 1);
         assert_eq!(t.plus(Duration::from_secs(10)).as_millis(), i64::MAX);
-        assert_eq!(Timestamp::from_secs(1).since(Timestamp::from_secs(5)), Duration::ZERO);
+        assert_eq!(
+            Timestamp::from_secs(1).since(Timestamp::from_secs(5)),
+            Duration::ZERO
+        );
     }
 }

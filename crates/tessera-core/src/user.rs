@@ -30,8 +30,14 @@ impl Username {
     /// [`InvalidCredentialFormat::Username`] for anything else.
     pub fn parse(text: &str) -> Result<Self, InvalidCredentialFormat> {
         let ok = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
-        if ok { Ok(Self(text.to_owned())) } else { Err(InvalidCredentialFormat::Username) }
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(InvalidCredentialFormat::Username)
+        }
     }
 
     /// The name as registered.
@@ -69,8 +75,14 @@ impl fmt::Debug for Username {
 /// [`InvalidCredentialFormat::Role`] for anything else.
 pub fn validate_role(role: &str) -> Result<(), InvalidCredentialFormat> {
     let ok = (1..=64).contains(&role.len())
-        && role.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
-    if ok { Ok(()) } else { Err(InvalidCredentialFormat::Role) }
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidCredentialFormat::Role)
+    }
 }
 
 /// Checks a whole role list, dropping duplicates while keeping the first-seen order.
@@ -125,9 +137,16 @@ mod tests {
             assert!(Username::parse(good).is_ok(), "{good}");
         }
         for bad in ["", "bad name!", "ünï", &"x".repeat(65), "a/b", "a b"] {
-            assert_eq!(Username::parse(bad), Err(InvalidCredentialFormat::Username), "{bad}");
+            assert_eq!(
+                Username::parse(bad),
+                Err(InvalidCredentialFormat::Username),
+                "{bad}"
+            );
         }
-        assert_eq!(Username::parse("ALICE").map(|u| u.canonical()), Ok("alice".into()));
+        assert_eq!(
+            Username::parse("ALICE").map(|u| u.canonical()),
+            Ok("alice".into())
+        );
     }
 
     #[test]

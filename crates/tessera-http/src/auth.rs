@@ -55,7 +55,10 @@ pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Credential {
 
 /// Whether the method changes state (CSRF applies).
 pub fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// The cross-site checks every cookie-authenticated unsafe request (and every login) passes:
@@ -64,8 +67,15 @@ pub fn is_unsafe(method: &Method) -> bool {
 ///
 /// # Errors
 /// 403 `csrf_failed`.
-pub fn check_csrf(headers: &HeaderMap, state: &AppState, session_token: Option<&OpaqueToken>) -> Result<(), ApiError> {
-    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site")) {
+pub fn check_csrf(
+    headers: &HeaderMap,
+    state: &AppState,
+    session_token: Option<&OpaqueToken>,
+) -> Result<(), ApiError> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
         return Err(ApiError::csrf_failed("cross-site request refused"));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -76,7 +86,10 @@ pub fn check_csrf(headers: &HeaderMap, state: &AppState, session_token: Option<&
     }
     if let Some(token) = session_token {
         let expected = csrf_token(token);
-        let presented = headers.get("x-csrf-token").map(|v| v.as_bytes()).unwrap_or_default();
+        let presented = headers
+            .get("x-csrf-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
         if !tessera_core::secret::constant_time_eq(presented, expected.as_bytes()) {
             return Err(ApiError::csrf_failed("missing or wrong X-CSRF-Token"));
         }
@@ -100,15 +113,32 @@ impl SessionCaller {
     ///
     /// # Errors
     /// 401 `unauthenticated`, 403 `csrf_failed`, 503.
-    pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
-        Self::from_credential(state, headers, method, credential(headers, &state.settings().cookie.name)).await
+    pub async fn authenticate(
+        state: &AppState,
+        headers: &HeaderMap,
+        method: &Method,
+    ) -> Result<Self, ApiError> {
+        Self::from_credential(
+            state,
+            headers,
+            method,
+            credential(headers, &state.settings().cookie.name),
+        )
+        .await
     }
 
-    async fn from_credential(state: &AppState, headers: &HeaderMap, method: &Method, credential: Credential) -> Result<Self, ApiError> {
+    async fn from_credential(
+        state: &AppState,
+        headers: &HeaderMap,
+        method: &Method,
+        credential: Credential,
+    ) -> Result<Self, ApiError> {
         let (token, via_cookie) = match credential {
             Credential::Cookie(token) => (token, true),
             Credential::BearerSession(token) => (token, false),
-            Credential::BearerOther(_) | Credential::Missing => return Err(ApiError::unauthenticated()),
+            Credential::BearerOther(_) | Credential::Missing => {
+                return Err(ApiError::unauthenticated());
+            }
         };
         let result = state.auth().authenticate_session(&token).await;
         record_verification("session", result.is_ok());
@@ -116,7 +146,11 @@ impl SessionCaller {
         if via_cookie && is_unsafe(method) {
             check_csrf(headers, state, Some(&token))?;
         }
-        Ok(Self { auth, token, via_cookie })
+        Ok(Self {
+            auth,
+            token,
+            via_cookie,
+        })
     }
 }
 
@@ -134,14 +168,20 @@ pub struct Client(pub tessera_core::auth::ClientInfo);
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default();
         let address = client_address(parts, &state.settings().trusted_proxies);
-        Ok(Self(tessera_core::auth::ClientInfo { address, user_agent }))
+        Ok(Self(tessera_core::auth::ClientInfo {
+            address,
+            user_agent,
+        }))
     }
 }
 
@@ -153,7 +193,11 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = state.settings().admin_key.as_ref().ok_or_else(ApiError::not_found)?;
+        let key = state
+            .settings()
+            .admin_key
+            .as_ref()
+            .ok_or_else(ApiError::not_found)?;
         match bearer(&parts.headers) {
             Some(presented) if key.matches(presented) => Ok(Admin),
             _ => Err(ApiError::unauthenticated()),
@@ -176,14 +220,20 @@ impl Caller {
     /// # Errors
     /// 401 `unauthenticated` (no or a dead session credential), 401 `invalid_token` (a JWT that
     /// fails a check), 403 `csrf_failed`, 503.
-    pub async fn authenticate(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<Self, ApiError> {
+    pub async fn authenticate(
+        state: &AppState,
+        headers: &HeaderMap,
+        method: &Method,
+    ) -> Result<Self, ApiError> {
         match credential(headers, &state.settings().cookie.name) {
             Credential::BearerOther(token) => {
                 let result = state.auth().authenticate_jwt(&token).await;
                 record_verification("jwt", result.is_ok());
                 Ok(Self::Jwt(result?))
             }
-            session => SessionCaller::from_credential(state, headers, method, session).await.map(Self::Session),
+            session => SessionCaller::from_credential(state, headers, method, session)
+                .await
+                .map(Self::Session),
         }
     }
 

@@ -36,7 +36,9 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     }
     let mut chain = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else { return peer };
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
         for entry in text.split(',') {
             match entry.trim().parse::<IpAddr>() {
                 Ok(ip) => chain.push(canonical(ip)),
@@ -78,10 +80,19 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         let h = headers(&["6.6.6.6, 1.2.3.4", "10.0.0.2"]);
-        assert_eq!(resolve(peer, &h, &trusted), "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            resolve(peer, &h, &trusted),
+            "1.2.3.4".parse::<IpAddr>().unwrap()
+        );
         let all_trusted = headers(&["10.1.1.1, 10.2.2.2"]);
-        assert_eq!(resolve(peer, &all_trusted, &trusted), "10.1.1.1".parse::<IpAddr>().unwrap());
-        assert_eq!(resolve(peer, &headers(&["1.2.3.4, garbage"]), &trusted), peer);
+        assert_eq!(
+            resolve(peer, &all_trusted, &trusted),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            resolve(peer, &headers(&["1.2.3.4, garbage"]), &trusted),
+            peer
+        );
         assert_eq!(resolve(peer, &HeaderMap::new(), &trusted), peer);
     }
 }

@@ -23,7 +23,11 @@ fn attributes(settings: &CookieSettings, max_age: u64) -> String {
 
 /// `Set-Cookie` for a new session token.
 pub fn session_cookie(settings: &CookieSettings, token: &str) -> HeaderValue {
-    let value = format!("{}={token}; {}", settings.name, attributes(settings, settings.max_age.as_secs()));
+    let value = format!(
+        "{}={token}; {}",
+        settings.name,
+        attributes(settings, settings.max_age.as_secs())
+    );
     // Names are validated at start-up and tokens are base64url: always a valid header.
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -40,7 +44,11 @@ mod tests {
     use std::time::Duration;
 
     fn settings(secure: bool) -> CookieSettings {
-        CookieSettings { name: "__Host-sid".into(), secure, max_age: Duration::from_secs(28800) }
+        CookieSettings {
+            name: "__Host-sid".into(),
+            secure,
+            max_age: Duration::from_secs(28800),
+        }
     }
 
     #[test]
@@ -49,13 +57,19 @@ mod tests {
             session_cookie(&settings(true), "tok"),
             "__Host-sid=tok; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=28800"
         );
-        assert_eq!(clear_cookie(&settings(false)), "__Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+        assert_eq!(
+            clear_cookie(&settings(false)),
+            "__Host-sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+        );
     }
 
     #[test]
     fn reads_the_named_cookie() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-sid=xyz"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-sid=xyz"),
+        );
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
         assert_eq!(read_cookie(&h, "__Host-sid"), Some("xyz"));
         assert_eq!(read_cookie(&h, "sid"), None);

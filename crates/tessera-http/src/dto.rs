@@ -1,6 +1,7 @@
 //! Request and response bodies of the API, apart from the stored records.
 
 use serde::{Deserialize, Serialize};
+use tessera_core::auth::SessionAuth;
 use tessera_core::session::SessionRecord;
 use tessera_core::user::User;
 use tessera_core::{SessionId, Timestamp, UserId};
@@ -16,7 +17,12 @@ pub struct UserDto {
 
 impl From<&User> for UserDto {
     fn from(u: &User) -> Self {
-        Self { id: u.id, username: u.username.to_string(), roles: u.roles.clone(), created_at: u.created_at }
+        Self {
+            id: u.id,
+            username: u.username.to_string(),
+            roles: u.roles.clone(),
+            created_at: u.created_at,
+        }
     }
 }
 
@@ -41,6 +47,14 @@ impl SessionDto {
             idle_expires_at: session.idle_expires_at,
         }
     }
+
+    /// The caller's session with the deadlines this request set.
+    pub fn current(auth: &SessionAuth) -> Self {
+        Self {
+            idle_expires_at: auth.idle_expires_at,
+            ..Self::new(&auth.session, &auth.user)
+        }
+    }
 }
 
 /// `SessionSummary` of the API.
@@ -56,12 +70,30 @@ pub struct SessionSummaryDto {
 }
 
 impl SessionSummaryDto {
-    /// A summary; `current` marks the caller's own session.
-    pub fn new(s: &SessionRecord, current: bool) -> Self {
+    /// A summary as stored.
+    pub fn new(s: &SessionRecord) -> Self {
+        Self::seen(s, false, s.last_seen_at)
+    }
+
+    /// A summary of one of the caller's sessions; the current one was last seen now.
+    pub fn of_caller(s: &SessionRecord, caller: &SessionAuth) -> Self {
+        let current = s.id == caller.session.id;
+        Self::seen(
+            s,
+            current,
+            if current {
+                caller.seen_at
+            } else {
+                s.last_seen_at
+            },
+        )
+    }
+
+    fn seen(s: &SessionRecord, current: bool, last_seen_at: Timestamp) -> Self {
         Self {
             id: s.id,
             created_at: s.created_at,
-            last_seen_at: s.last_seen_at,
+            last_seen_at,
             expires_at: s.expires_at,
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),

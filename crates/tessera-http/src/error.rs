@@ -24,7 +24,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with this status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), retry_after: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 
     /// 400 `invalid_request`.
@@ -34,7 +39,11 @@ impl ApiError {
 
     /// 401 `unauthenticated`.
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "authentication required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "authentication required",
+        )
     }
 
     /// 401 `invalid_token` with a safe reason.
@@ -54,7 +63,14 @@ impl ApiError {
 
     /// 503 `store_unavailable`, retry in a second.
     pub fn store_unavailable() -> Self {
-        Self { retry_after: Some(Duration::from_secs(1)), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "a store needed to answer cannot be reached") }
+        Self {
+            retry_after: Some(Duration::from_secs(1)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "a store needed to answer cannot be reached",
+            )
+        }
     }
 
     /// The status code.
@@ -77,7 +93,11 @@ impl From<StoreError> for ApiError {
             }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
             }
         }
     }
@@ -87,31 +107,53 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::InvalidRequest(detail) => Self::invalid_request(detail),
-            AuthError::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", "username is taken"),
-            AuthError::SignupDisabled => Self::new(StatusCode::FORBIDDEN, "signup_disabled", "signup is disabled"),
-            AuthError::InvalidCredentials => {
-                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid username or password")
+            AuthError::UsernameTaken => {
+                Self::new(StatusCode::CONFLICT, "username_taken", "username is taken")
             }
+            AuthError::SignupDisabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "signup_disabled",
+                "signup is disabled",
+            ),
+            AuthError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid username or password",
+            ),
             AuthError::TooManyAttempts { retry_after } => Self {
                 retry_after: Some(retry_after),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed attempts; retry later")
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "too many failed attempts; retry later",
+                )
             },
             AuthError::Unauthenticated => Self::unauthenticated(),
             AuthError::NotFound => Self::not_found(),
             AuthError::InvalidToken(reason) => Self::invalid_token(reason),
-            AuthError::InvalidGrant => Self::new(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token is unknown, expired or ended"),
+            AuthError::InvalidGrant => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "refresh token is unknown, expired or ended",
+            ),
             AuthError::RefreshReused => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "refresh_reused",
                 "refresh token was already used; its session has ended",
             ),
-            AuthError::TokenTooLarge => {
-                Self::new(StatusCode::BAD_REQUEST, "token_too_large", "the token would exceed token.max_size")
-            }
+            AuthError::TokenTooLarge => Self::new(
+                StatusCode::BAD_REQUEST,
+                "token_too_large",
+                "the token would exceed token.max_size",
+            ),
             AuthError::Store(store) => store.into(),
             other => {
                 tracing::error!(error = %other, "unmapped error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
             }
         }
     }
@@ -161,8 +203,10 @@ mod tests {
 
     #[test]
     fn an_unreachable_store_is_503_with_retry_after_and_no_detail_leak() {
-        let source = std::io::Error::other("connection refused to 10.0.0.7:5432 (password=hunter2)");
-        let response = ApiError::from(AuthError::Store(StoreError::unavailable(source))).into_response();
+        let source =
+            std::io::Error::other("connection refused to 10.0.0.7:5432 (password=hunter2)");
+        let response =
+            ApiError::from(AuthError::Store(StoreError::unavailable(source))).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
@@ -170,7 +214,9 @@ mod tests {
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
-        let e = ApiError::from(AuthError::TooManyAttempts { retry_after: Duration::from_millis(1500) });
+        let e = ApiError::from(AuthError::TooManyAttempts {
+            retry_after: Duration::from_millis(1500),
+        });
         let response = e.into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");

@@ -38,7 +38,11 @@ pub fn body_type(headers: &HeaderMap) -> Option<BodyType> {
 
 /// 415 `unsupported_media_type`.
 pub fn unsupported_media_type(expected: &str) -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", format!("Content-Type must be {expected}"))
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("Content-Type must be {expected}"),
+    )
 }
 
 /// Reads the whole body, refusing one over [`MAX_BODY_BYTES`] with 413.
@@ -48,7 +52,11 @@ pub fn unsupported_media_type(expected: &str) -> ApiError {
 pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body is larger than 16 KiB")
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is larger than 16 KiB",
+            )
         } else {
             ApiError::invalid_request("request body could not be read")
         }

@@ -15,8 +15,8 @@ pub mod state;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use axum::routing::{delete, get, post, put};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use state::{AdminKey, AppState, CookieSettings, HttpSettings, MetricsRender};
 
@@ -32,8 +32,16 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/v1/users", post(accounts::create_user))
         .route("/v1/password", post(accounts::change_password))
-        .route("/v1/sessions", post(sessions::login).get(sessions::list).delete(sessions::revoke_all))
-        .route("/v1/sessions/current", get(sessions::current).delete(sessions::logout))
+        .route(
+            "/v1/sessions",
+            post(sessions::login)
+                .get(sessions::list)
+                .delete(sessions::revoke_all),
+        )
+        .route(
+            "/v1/sessions/current",
+            get(sessions::current).delete(sessions::logout),
+        )
         .route("/v1/sessions/{id}", delete(sessions::revoke_one))
         .route("/v1/tokens", post(tokens::issue))
         .route("/v1/tokens/refresh", post(tokens::refresh))
@@ -50,20 +58,31 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(cors(&state))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::common_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::common_headers,
+        ))
         .with_state(state)
 }
 
 /// CORS for the origins in `allowed_origins`: credentials allowed, so browser apps on those
 /// origins can call the API with the session cookie (and the CSRF header).
 fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> =
-        state.settings().allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origins: Vec<HeaderValue> = state
+        .settings()
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-csrf-token")])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-csrf-token"),
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 
@@ -72,5 +91,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this path",
+    )
 }

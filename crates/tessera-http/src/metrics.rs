@@ -25,17 +25,23 @@ pub fn record_login<T>(mode: &'static str, result: &Result<T, tessera_core::auth
 /// Counts a credential verification by mode and outcome.
 pub fn record_verification(mode: &'static str, ok: bool) {
     let outcome = if ok { "valid" } else { "invalid" };
-    metrics::counter!("tessera_verifications_total", "mode" => mode, "outcome" => outcome).increment(1);
+    metrics::counter!("tessera_verifications_total", "mode" => mode, "outcome" => outcome)
+        .increment(1);
 }
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
-const JSON_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+const JSON_CSP: HeaderValue =
+    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
 /// Adds the headers every response carries and records the request's latency by route.
-pub async fn common_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn common_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let under_v1 = request.uri().path().starts_with("/v1/");
@@ -48,9 +54,10 @@ pub async fn common_headers(State(state): State<AppState>, request: Request, nex
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     headers.insert(header::REFERRER_POLICY, NO_REFERRER);
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"application/problem+json"));
+    let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/json")
+            || v.as_bytes().starts_with(b"application/problem+json")
+    });
     if is_json {
         headers.insert(header::CONTENT_SECURITY_POLICY, JSON_CSP);
     }

@@ -81,7 +81,9 @@ struct Inner {
 impl AppState {
     /// State over the service `auth` with `settings`.
     pub fn new(auth: Arc<Auth>, settings: HttpSettings) -> Self {
-        Self { inner: Arc::new(Inner { auth, settings }) }
+        Self {
+            inner: Arc::new(Inner { auth, settings }),
+        }
     }
 
     /// The authentication service.
@@ -98,6 +100,9 @@ impl AppState {
     /// requests.
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let s = &self.inner.settings;
-        s.public_origin.eq_ignore_ascii_case(origin) || s.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+        s.public_origin.eq_ignore_ascii_case(origin)
+            || s.allowed_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin))
     }
 }

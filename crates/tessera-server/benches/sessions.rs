@@ -27,19 +27,42 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("a temp data dir");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-    let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
     let (auth, token) = rt.block_on(async {
         let stores = open_stores(&config).expect("opening the SQLite store");
-        let auth = auth_service(&config, stores, Arc::new(SystemClock)).await.expect("the auth service");
-        auth.register("alice", PASSWORD).await.expect("registering alice");
-        let client = ClientInfo { address: "127.0.0.1".into(), user_agent: "criterion".into() };
-        let new = auth.login("alice", PASSWORD, &client, None).await.expect("logging in");
+        let auth = auth_service(&config, stores, Arc::new(SystemClock))
+            .await
+            .expect("the auth service");
+        auth.register("alice", PASSWORD)
+            .await
+            .expect("registering alice");
+        let client = ClientInfo {
+            address: "127.0.0.1".into(),
+            user_agent: "criterion".into(),
+        };
+        let new = auth
+            .login("alice", PASSWORD, &client, None)
+            .await
+            .expect("logging in");
         // Warm both caches, as the first request after a login does.
-        auth.authenticate_session(&new.token).await.expect("the new session authenticates");
+        auth.authenticate_session(&new.token)
+            .await
+            .expect("the new session authenticates");
         (auth, new.token.expose())
     });
-    Fixture { rt, auth, token, _dir: dir }
+    Fixture {
+        rt,
+        auth,
+        token,
+        _dir: dir,
+    }
 }
 
 fn sessions(c: &mut Criterion) {
@@ -50,23 +73,34 @@ fn sessions(c: &mut Criterion) {
     let stores = f.auth.stores();
 
     let mut g = c.benchmark_group("session");
-    g.bench_function("parse", |b| b.iter(|| OpaqueToken::parse(black_box(&f.token))));
+    g.bench_function("parse", |b| {
+        b.iter(|| OpaqueToken::parse(black_box(&f.token)))
+    });
     g.bench_function("parse+digest", |b| {
         b.iter(|| OpaqueToken::parse(black_box(&f.token)).map(|t| t.digest()))
     });
-    g.bench_function("block_on/empty", |b| b.iter(|| f.rt.block_on(async { black_box(1) })));
+    g.bench_function("block_on/empty", |b| {
+        b.iter(|| f.rt.block_on(async { black_box(1) }))
+    });
     g.bench_function("cached_session_by_digest", |b| {
-        b.iter(|| f.rt.block_on(stores.sessions.session_by_digest(black_box(&digest), now)))
+        b.iter(|| {
+            f.rt.block_on(stores.sessions.session_by_digest(black_box(&digest), now))
+        })
     });
     g.bench_function("cached_user_by_id", |b| {
-        let user_id = f.rt.block_on(f.auth.authenticate_session(&token)).expect("live").user.id;
+        let user_id =
+            f.rt.block_on(f.auth.authenticate_session(&token))
+                .expect("live")
+                .user
+                .id;
         b.iter(|| f.rt.block_on(stores.users.user_by_id(black_box(user_id))))
     });
     // The whole server hot path: what `SessionCaller::authenticate` does with a bearer value.
     g.bench_function("authenticate_session(parse+digest+lookup+user)", |b| {
         b.iter(|| {
             let token = OpaqueToken::parse(black_box(&f.token)).expect("well-formed");
-            f.rt.block_on(f.auth.authenticate_session(&token)).expect("live")
+            f.rt.block_on(f.auth.authenticate_session(&token))
+                .expect("live")
         })
     });
     g.bench_function("authenticate_session(unknown token)", |b| {

@@ -11,8 +11,8 @@ use tessera_core::auth::{Auth, AuthSettings, TokenPolicy};
 use tessera_core::password::{PasswordHasher, PasswordWorker};
 use tessera_core::session::SessionPolicy;
 use tessera_core::store::{CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
-use tessera_core::token::TokenSettings;
 use tessera_core::throttle::{LoginThrottle, MemoryFailureLog, ThrottleLimits};
+use tessera_core::token::TokenSettings;
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -38,8 +38,16 @@ pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     let store = tessera_store_sqlite::SqliteStore::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let mut stores = store.stores();
-    stores.users = Arc::new(CachedUserStore::new(stores.users, CACHE_CAPACITY, CACHE_MAX_AGE));
-    stores.sessions = Arc::new(CachedSessionStore::new(stores.sessions, CACHE_CAPACITY, CACHE_MAX_AGE));
+    stores.users = Arc::new(CachedUserStore::new(
+        stores.users,
+        CACHE_CAPACITY,
+        CACHE_MAX_AGE,
+    ));
+    stores.sessions = Arc::new(CachedSessionStore::new(
+        stores.sessions,
+        CACHE_CAPACITY,
+        CACHE_MAX_AGE,
+    ));
     Ok(stores)
 }
 
@@ -59,10 +67,12 @@ pub fn token_policy(config: &Config) -> TokenPolicy {
         refresh: t.refresh,
         refresh_ttl: t.refresh_ttl,
         refresh_grace: t.refresh_grace,
-        forward_auth: config
-            .forward_auth
-            .mint_jwt
-            .then(|| (config.forward_auth.audience.clone(), config.forward_auth.ttl)),
+        forward_auth: config.forward_auth.mint_jwt.then(|| {
+            (
+                config.forward_auth.audience.clone(),
+                config.forward_auth.ttl,
+            )
+        }),
     }
 }
 
@@ -71,7 +81,11 @@ pub fn token_policy(config: &Config) -> TokenPolicy {
 ///
 /// # Errors
 /// When the stores fail or hold keys that do not load.
-pub async fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>) -> anyhow::Result<Auth> {
+pub async fn auth_service(
+    config: &Config,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Auth> {
     let settings = AuthSettings {
         session: SessionPolicy {
             idle_timeout: config.session.idle_timeout,
@@ -85,14 +99,20 @@ pub async fn auth_service(config: &Config, stores: Stores, clock: Arc<dyn Clock>
         address_failures: config.throttle.address_failures,
         window: config.throttle.window,
     };
-    let passwords = PasswordWorker::new(PasswordHasher::new(), PasswordWorker::default_concurrency());
+    let passwords =
+        PasswordWorker::new(PasswordHasher::new(), PasswordWorker::default_concurrency());
     let throttle = LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits);
-    Auth::open(stores, clock, settings, passwords, throttle).await.context("cannot load the signing keys")
+    Auth::open(stores, clock, settings, passwords, throttle)
+        .await
+        .context("cannot load the signing keys")
 }
 
 /// The HTTP settings for `config`, once the bound address is known.
 pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
     let public_origin = origin_of(&public_url).unwrap_or_else(|| format!("http://{bound}"));
     let instance_name = match &config.instance_name {
         None => Some(gethostname::gethostname().to_string_lossy().into_owned()),
@@ -107,7 +127,11 @@ pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
         },
         hsts: public_origin.starts_with("https://"),
         public_origin,
-        allowed_origins: config.allowed_origins.iter().filter_map(|o| origin_of(o)).collect(),
+        allowed_origins: config
+            .allowed_origins
+            .iter()
+            .filter_map(|o| origin_of(o))
+            .collect(),
         trusted_proxies: config.trusted_networks(),
         admin_key: config.admin_key.clone().map(AdminKey::new),
         instance_name,
@@ -152,7 +176,13 @@ impl RunningServer {
                 .await
         });
         let background = tokio::spawn(background(auth.clone()));
-        Ok(Self { addr, auth, serve, shutdown, background })
+        Ok(Self {
+            addr,
+            auth,
+            serve,
+            shutdown,
+            background,
+        })
     }
 
     /// Stops accepting, finishes the requests in flight, and returns.

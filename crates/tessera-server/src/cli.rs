@@ -156,7 +156,11 @@ pub enum UserCommand {
 
 fn load_config(args: &ConfigArgs, mut overrides: Overrides) -> anyhow::Result<Config> {
     overrides.data_dir = args.data_dir.clone();
-    Ok(Config::load(args.config.as_deref(), std::env::vars(), &overrides)?)
+    Ok(Config::load(
+        args.config.as_deref(),
+        std::env::vars(),
+        &overrides,
+    )?)
 }
 
 /// Runs the parsed command line.
@@ -181,7 +185,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = load_config(&args.config, overrides)?;
     if config.session.insecure_dev_cookies {
-        tracing::warn!("session.insecure_dev_cookies is on: cookies lack Secure; never use this in production");
+        tracing::warn!(
+            "session.insecure_dev_cookies is on: cookies lack Secure; never use this in production"
+        );
     }
     let server = RunningServer::start(&config, Arc::new(SystemClock)).await?;
     println!("listening on http://{}", server.addr);
@@ -217,16 +223,34 @@ async fn offline_auth(args: &ConfigArgs) -> anyhow::Result<Auth> {
 
 async fn user(command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { name, roles, config } => {
+        UserCommand::Add {
+            name,
+            roles,
+            config,
+        } => {
             let auth = offline_auth(&config).await?;
             let password = read_password()?;
-            let user = auth.create_user(&name, &password, &roles).await.map_err(explain)?;
-            println!("added {} ({}) roles=[{}]", user.username, user.id, user.roles.join(","));
+            let user = auth
+                .create_user(&name, &password, &roles)
+                .await
+                .map_err(explain)?;
+            println!(
+                "added {} ({}) roles=[{}]",
+                user.username,
+                user.id,
+                user.roles.join(",")
+            );
         }
         UserCommand::List { config } => {
             let auth = offline_auth(&config).await?;
             for u in auth.users().await.map_err(explain)? {
-                println!("{}\t{}\t{}\t{}", u.id, u.username, u.roles.join(","), u.created_at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.id,
+                    u.username,
+                    u.roles.join(","),
+                    u.created_at.to_rfc3339()
+                );
             }
         }
         UserCommand::Remove { name, config } => {
@@ -235,7 +259,11 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             auth.delete_user(user.id).await.map_err(explain)?;
             println!("removed {}", user.username);
         }
-        UserCommand::SetRoles { name, roles, config } => {
+        UserCommand::SetRoles {
+            name,
+            roles,
+            config,
+        } => {
             let auth = offline_auth(&config).await?;
             let user = auth.user_by_name(&name).await.map_err(explain)?;
             let user = auth.set_roles(user.id, &roles).await.map_err(explain)?;
@@ -251,8 +279,16 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             let auth = offline_auth(&config).await?;
             println!("kid\talgorithm\tcreated\tretiring");
             for key in auth.signing_keys().await.map_err(explain)? {
-                let retiring = key.retires_at.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
-                println!("{}\t{}\t{}\t{}", key.kid, key.algorithm.as_str(), key.created_at.to_rfc3339(), retiring);
+                let retiring = key
+                    .retires_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    key.kid,
+                    key.algorithm.as_str(),
+                    key.created_at.to_rfc3339(),
+                    retiring
+                );
             }
         }
         KeysCommand::Rotate { config } => {
@@ -311,7 +347,13 @@ fn read_password() -> anyhow::Result<String> {
         return Ok(first);
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
-    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .unwrap_or(&line);
     Ok(password.to_owned())
 }

@@ -164,13 +164,21 @@ impl Default for TokenConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self { account_failures: 5, address_failures: 100, window: Duration::from_secs(15 * 60) }
+        Self {
+            account_failures: 5,
+            address_failures: 100,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
 impl Default for ForwardAuthConfig {
     fn default() -> Self {
-        Self { mint_jwt: false, audience: "upstream".into(), ttl: Duration::from_secs(60) }
+        Self {
+            mint_jwt: false,
+            audience: "upstream".into(),
+            ttl: Duration::from_secs(60),
+        }
     }
 }
 
@@ -257,13 +265,21 @@ impl Config {
         let mut problems = Vec::new();
         let mut table = match file {
             Some(path) => read_file(path, &mut problems),
-            None if Path::new("tessera.toml").exists() => read_file(Path::new("tessera.toml"), &mut problems),
+            None if Path::new("tessera.toml").exists() => {
+                read_file(Path::new("tessera.toml"), &mut problems)
+            }
             None => Table::new(),
         };
         apply_env(&mut table, env, &mut problems);
         let flags = [
             ("listen", overrides.listen.clone()),
-            ("data_dir", overrides.data_dir.as_ref().map(|p| p.to_string_lossy().into_owned())),
+            (
+                "data_dir",
+                overrides
+                    .data_dir
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
+            ),
             ("redis_url", overrides.redis_url.clone()),
             ("database_url", overrides.database_url.clone()),
         ];
@@ -280,14 +296,21 @@ impl Config {
             }
         };
         problems.extend(config.problems());
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems))
+        }
     }
 
     /// Every inconsistency in the values.
     fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if self.listen.parse::<SocketAddr>().is_err() {
-            p.push(format!("listen: {:?} is not an IP:PORT address", self.listen));
+            p.push(format!(
+                "listen: {:?} is not an IP:PORT address",
+                self.listen
+            ));
         }
         let s = &self.session;
         let t = &self.token;
@@ -309,8 +332,14 @@ impl Config {
         if t.access_ttl >= t.refresh_ttl {
             p.push("token.access_ttl: must be shorter than token.refresh_ttl".into());
         }
-        if t.algorithm.parse::<tessera_core::store::KeyAlgorithm>().is_err() {
-            p.push(format!("token.algorithm: {:?} is not one of EdDSA, ES256, RS256, HS256", t.algorithm));
+        if t.algorithm
+            .parse::<tessera_core::store::KeyAlgorithm>()
+            .is_err()
+        {
+            p.push(format!(
+                "token.algorithm: {:?} is not one of EdDSA, ES256, RS256, HS256",
+                t.algorithm
+            ));
         }
         if t.max_size < 256 {
             p.push("token.max_size: must be at least 256 bytes".into());
@@ -319,9 +348,14 @@ impl Config {
             p.push("throttle: failure limits must be at least 1".into());
         }
         if let Some(name) = &s.cookie_name {
-            let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
-                p.push(format!("session.cookie_name: {name:?} is not a valid cookie name"));
+                p.push(format!(
+                    "session.cookie_name: {name:?} is not a valid cookie name"
+                ));
             }
         }
         if s.insecure_dev_cookies && self.cookie_name().starts_with("__Host-") {
@@ -329,7 +363,9 @@ impl Config {
         }
         for proxy in &self.trusted_proxies {
             if parse_cidr(proxy).is_none() {
-                p.push(format!("trusted_proxies: {proxy:?} is not an IP address or CIDR"));
+                p.push(format!(
+                    "trusted_proxies: {proxy:?} is not an IP address or CIDR"
+                ));
             }
         }
         if let Some(url) = &self.public_url
@@ -339,7 +375,9 @@ impl Config {
         }
         for origin in &self.allowed_origins {
             if origin_of(origin).is_none() {
-                p.push(format!("allowed_origins: {origin:?} is not an http(s) origin"));
+                p.push(format!(
+                    "allowed_origins: {origin:?} is not an http(s) origin"
+                ));
             }
         }
         if self.redis_url.is_some() || self.database_url.is_some() {
@@ -362,13 +400,18 @@ impl Config {
 
     /// The trusted proxy networks (validated at load).
     pub fn trusted_networks(&self) -> Vec<IpNet> {
-        self.trusted_proxies.iter().filter_map(|p| parse_cidr(p)).collect()
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_cidr(p))
+            .collect()
     }
 }
 
 /// `10.0.0.0/8`, or a single address as a /32 or /128.
 fn parse_cidr(text: &str) -> Option<IpNet> {
-    text.parse::<IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
 /// The origin (`scheme://host[:port]`, lower case) of an http(s) URL.
@@ -414,23 +457,44 @@ fn drop_unknown_keys(table: &mut Table, file: &Path, problems: &mut Vec<String>)
             check_key(table, &key, &key, &kinds, file, problems);
             continue;
         };
-        if !SETTINGS.iter().any(|(path, _)| path.starts_with(&format!("{key}."))) {
+        if !SETTINGS
+            .iter()
+            .any(|(path, _)| path.starts_with(&format!("{key}.")))
+        {
             problems.push(format!("{}: unknown setting `{key}`", file.display()));
             table.remove(&key);
             continue;
         }
         let names: Vec<String> = inner.keys().cloned().collect();
         for name in names {
-            check_key(inner, &name, &format!("{key}.{name}"), &kinds, file, problems);
+            check_key(
+                inner,
+                &name,
+                &format!("{key}.{name}"),
+                &kinds,
+                file,
+                problems,
+            );
         }
     }
 }
 
-fn check_key(table: &mut Table, key: &str, path: &str, kinds: &BTreeMap<&str, Kind>, file: &Path, problems: &mut Vec<String>) {
+fn check_key(
+    table: &mut Table,
+    key: &str,
+    path: &str,
+    kinds: &BTreeMap<&str, Kind>,
+    file: &Path,
+    problems: &mut Vec<String>,
+) {
     let problem = match (kinds.get(path), table.get(key)) {
         (None, _) => Some("unknown setting".to_owned()),
-        (Some(Kind::Duration), Some(Value::String(text))) if humantime::parse_duration(text).is_err() => {
-            Some(format!("{text:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"))
+        (Some(Kind::Duration), Some(Value::String(text)))
+            if humantime::parse_duration(text).is_err() =>
+        {
+            Some(format!(
+                "{text:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"
+            ))
         }
         _ => None,
     };
@@ -440,9 +504,15 @@ fn check_key(table: &mut Table, key: &str, path: &str, kinds: &BTreeMap<&str, Ki
     }
 }
 
-fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>, problems: &mut Vec<String>) {
-    let known: BTreeMap<String, (&str, Kind)> =
-        SETTINGS.iter().map(|(path, kind)| (env_name(path), (*path, *kind))).collect();
+fn apply_env(
+    table: &mut Table,
+    env: impl IntoIterator<Item = (String, String)>,
+    problems: &mut Vec<String>,
+) {
+    let known: BTreeMap<String, (&str, Kind)> = SETTINGS
+        .iter()
+        .map(|(path, kind)| (env_name(path), (*path, *kind)))
+        .collect();
     for (name, raw) in env {
         if !name.starts_with("TESSERA_") {
             continue;
@@ -456,7 +526,9 @@ fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>,
             Kind::Duration => match humantime::parse_duration(&raw) {
                 Ok(_) => Some(Value::String(raw)),
                 Err(_) => {
-                    problems.push(format!("{name}: {raw:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"));
+                    problems.push(format!(
+                        "{name}: {raw:?} is not a duration (e.g. 500ms, 30s, 15m, 8h, 30d)"
+                    ));
                     continue;
                 }
             },
@@ -478,7 +550,11 @@ fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>,
                 }
             },
             Kind::List => Some(Value::Array(
-                raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.to_owned())).collect(),
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_owned()))
+                    .collect(),
             )),
         };
         set_path(table, path, value);
@@ -493,7 +569,9 @@ fn set_path(table: &mut Table, path: &str, value: Option<Value>) {
     };
     let target = match section {
         Some(section) => {
-            let entry = table.entry(section.to_owned()).or_insert_with(|| Value::Table(Table::new()));
+            let entry = table
+                .entry(section.to_owned())
+                .or_insert_with(|| Value::Table(Table::new()));
             if !entry.is_table() {
                 *entry = Value::Table(Table::new());
             }
@@ -542,21 +620,42 @@ mod tests {
     #[test]
     fn precedence_file_env_flags() {
         let file = "listen = \"127.0.0.1:1\"\nsignup = false\n[session]\nidle_timeout = \"5m\"\n";
-        let env = [("TESSERA_SESSION_IDLE_TIMEOUT", "7m"), ("TESSERA_ALLOWED_ORIGINS", "https://a.example, https://b.example")];
+        let env = [
+            ("TESSERA_SESSION_IDLE_TIMEOUT", "7m"),
+            (
+                "TESSERA_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+        ];
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.toml");
         std::fs::write(&p, file).unwrap();
-        let overrides = Overrides { listen: Some("127.0.0.1:2".into()), ..Default::default() };
-        let c = Config::load(Some(&p), env.iter().map(|(k, v)| (k.to_string(), v.to_string())), &overrides).unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
+        let c = Config::load(
+            Some(&p),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            &overrides,
+        )
+        .unwrap();
         assert_eq!(c.listen, "127.0.0.1:2");
         assert!(!c.signup);
         assert_eq!(c.session.idle_timeout, Duration::from_secs(420));
-        assert_eq!(c.allowed_origins, vec!["https://a.example", "https://b.example"]);
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]
     fn empty_values() {
-        let c = load(Some("admin_key = \"0123456789abcdef0\""), &[("TESSERA_ADMIN_KEY", ""), ("TESSERA_INSTANCE_NAME", "")]).unwrap();
+        let c = load(
+            Some("admin_key = \"0123456789abcdef0\""),
+            &[("TESSERA_ADMIN_KEY", ""), ("TESSERA_INSTANCE_NAME", "")],
+        )
+        .unwrap();
         assert!(c.admin_key.is_none(), "empty admin key turns admin off");
         assert_eq!(c.instance_name.as_deref(), Some(""));
     }
@@ -565,13 +664,22 @@ mod tests {
     fn every_problem_is_named() {
         let err = load(
             Some("[session]\nidle_timeout = \"9h\"\n"),
-            &[("TESSERA_TOKEN_ACCESS_TTL", "31d"), ("TESSERA_SIGNUP", "yes"), ("TESSERA_NOPE", "1")],
+            &[
+                ("TESSERA_TOKEN_ACCESS_TTL", "31d"),
+                ("TESSERA_SIGNUP", "yes"),
+                ("TESSERA_NOPE", "1"),
+            ],
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("TESSERA_SIGNUP"), "{err}");
         assert!(err.contains("TESSERA_NOPE: unknown setting"), "{err}");
-        let err = load(Some("[session]\nidle_timeout = \"9h\"\n"), &[("TESSERA_TOKEN_ACCESS_TTL", "31d")]).unwrap_err().to_string();
+        let err = load(
+            Some("[session]\nidle_timeout = \"9h\"\n"),
+            &[("TESSERA_TOKEN_ACCESS_TTL", "31d")],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("session.idle_timeout"), "{err}");
         assert!(err.contains("token.access_ttl"), "{err}");
     }
@@ -584,16 +692,37 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        for expected in ["`colour`", "`session.idle_timeout`", "`session.flavour`", "`nope`", "TESSERA_TOKEN_LEEWAY", "TESSERA_SIGNUP"] {
+        for expected in [
+            "`colour`",
+            "`session.idle_timeout`",
+            "`session.flavour`",
+            "`nope`",
+            "TESSERA_TOKEN_LEEWAY",
+            "TESSERA_SIGNUP",
+        ] {
             assert!(err.contains(expected), "{expected} missing in {err}");
         }
     }
 
     #[test]
     fn unknown_file_key_and_bad_duration() {
-        assert!(load(Some("colour = \"red\""), &[]).unwrap_err().to_string().contains("colour"));
+        assert!(
+            load(Some("colour = \"red\""), &[])
+                .unwrap_err()
+                .to_string()
+                .contains("colour")
+        );
         assert!(load(None, &[("TESSERA_TOKEN_LEEWAY", "soon")]).is_err());
-        assert!(load(None, &[("TESSERA_TOKEN_LEEWAY", "0s"), ("TESSERA_TOKEN_REFRESH_GRACE", "0s")]).is_ok());
+        assert!(
+            load(
+                None,
+                &[
+                    ("TESSERA_TOKEN_LEEWAY", "0s"),
+                    ("TESSERA_TOKEN_REFRESH_GRACE", "0s")
+                ]
+            )
+            .is_ok()
+        );
         assert!(load(None, &[("TESSERA_SESSION_IDLE_TIMEOUT", "500ms")]).is_err());
     }
 
@@ -601,14 +730,26 @@ mod tests {
     fn insecure_cookies() {
         let c = load(None, &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true")]).unwrap();
         assert_eq!(c.cookie_name(), "sid");
-        let err = load(None, &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"), ("TESSERA_SESSION_COOKIE_NAME", "__Host-x")]);
+        let err = load(
+            None,
+            &[
+                ("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"),
+                ("TESSERA_SESSION_COOKIE_NAME", "__Host-x"),
+            ],
+        );
         assert!(err.unwrap_err().to_string().contains("__Host-"));
     }
 
     #[test]
     fn origins() {
-        assert_eq!(origin_of("https://Auth.Example.com/path").as_deref(), Some("https://auth.example.com"));
-        assert_eq!(origin_of("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            origin_of("https://Auth.Example.com/path").as_deref(),
+            Some("https://auth.example.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
         assert_eq!(origin_of("ftp://x"), None);
     }
 }

@@ -29,7 +29,11 @@ const CACHE_DEADLINE: Duration = Duration::from_secs(10);
 /// the rest are kept).
 fn tessera(cwd: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("TESSERA_") {
             cmd.env_remove(&name);
@@ -52,14 +56,21 @@ impl Running {
         let mut child = cmd.spawn().expect("spawn tessera");
         let stderr = drain(child.stderr.take().expect("piped stderr"));
         let lines = stdout_lines(child.stdout.take().expect("piped stdout"));
-        let mut running = Running { child, url: String::new(), stderr };
+        let mut running = Running {
+            child,
+            url: String::new(),
+            stderr,
+        };
         let deadline = Instant::now() + START_DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(addr) = line.strip_prefix("listening on ") {
-                        assert!(addr.starts_with("http://127.0.0.1:"), "unexpected address line {line:?}");
+                        assert!(
+                            addr.starts_with("http://127.0.0.1:"),
+                            "unexpected address line {line:?}"
+                        );
                         running.url = addr.trim().to_owned();
                         return running;
                     }
@@ -76,7 +87,10 @@ impl Running {
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// `kill -9` and reap.
@@ -86,7 +100,11 @@ impl Running {
     }
 
     fn port(&self) -> u16 {
-        self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url")
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in url")
     }
 }
 
@@ -107,7 +125,9 @@ fn drain(mut out: impl Read + Send + 'static) -> Arc<Mutex<String>> {
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&String::from_utf8_lossy(&chunk[..n]));
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
         }
     });
     buf
@@ -139,7 +159,11 @@ fn finish(mut cmd: Command, stdin: Option<&str>, deadline: Duration) -> Finished
         cmd.stdin(Stdio::piped());
     }
     let child = cmd.spawn().expect("spawn tessera");
-    let mut guard = Running { child, url: String::new(), stderr: Arc::new(Mutex::new(String::new())) };
+    let mut guard = Running {
+        child,
+        url: String::new(),
+        stderr: Arc::new(Mutex::new(String::new())),
+    };
     if let Some(input) = stdin {
         let mut pipe = guard.child.stdin.take().expect("piped stdin");
         pipe.write_all(input.as_bytes()).expect("write stdin");
@@ -160,12 +184,19 @@ fn finish(mut cmd: Command, stdin: Option<&str>, deadline: Duration) -> Finished
         }
         if Instant::now() >= until {
             drop(guard);
-            panic!("tessera did not exit within {deadline:?}; stderr:\n{}", stderr.join().unwrap_or_default());
+            panic!(
+                "tessera did not exit within {deadline:?}; stderr:\n{}",
+                stderr.join().unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     // The process is gone, so both pipes are at their end.
-    Finished { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() }
+    Finished {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 struct Http {
@@ -181,10 +212,19 @@ struct Reply {
 
 impl Http {
     fn new(base: &str) -> Self {
-        Self { base: base.to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
@@ -205,7 +245,12 @@ impl Http {
 
     async fn register(&self, name: &str) {
         let r = self
-            .send(reqwest::Method::POST, "/v1/users", None, Some(json!({"username": name, "password": PASSWORD})))
+            .send(
+                reqwest::Method::POST,
+                "/v1/users",
+                None,
+                Some(json!({"username": name, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
@@ -213,7 +258,8 @@ impl Http {
     /// A `"cookie": false` login.
     async fn login(&self, name: &str, password: &str) -> Reply {
         let body = json!({"username": name, "password": password, "cookie": false});
-        self.send(reqwest::Method::POST, "/v1/sessions", None, Some(body)).await
+        self.send(reqwest::Method::POST, "/v1/sessions", None, Some(body))
+            .await
     }
 
     /// A bearer session token for `name`.
@@ -230,7 +276,10 @@ fn rfc3339(value: &Value) -> std::time::SystemTime {
 
 fn seconds_between(session: &Value, from: &str, to: &str) -> u64 {
     let from = rfc3339(&session[from]);
-    rfc3339(&session[to]).duration_since(from).expect("deadline after creation").as_secs()
+    rfc3339(&session[to])
+        .duration_since(from)
+        .expect("deadline after creation")
+        .as_secs()
 }
 
 /// Logs `name` in with a bearer token and returns the session's idle window: `idle_expires_at`
@@ -245,10 +294,16 @@ async fn idle_window(http: &Http, name: &str) -> u64 {
     let token = login.body["token"].as_str().expect("token in body");
     let r = http.get("/v1/sessions/current", Some(token)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body["session"]["created_at"], login.body["session"]["created_at"]);
+    assert_eq!(
+        r.body["session"]["created_at"],
+        login.body["session"]["created_at"]
+    );
     let current = seconds_between(&r.body["session"], "created_at", "idle_expires_at");
     let slack = since_login.elapsed().as_secs() + 1;
-    assert!((window..=window + slack).contains(&current), "login says {window}s, current says {current}s");
+    assert!(
+        (window..=window + slack).contains(&current),
+        "login says {window}s, current says {current}s"
+    );
     window
 }
 
@@ -260,7 +315,10 @@ async fn zero_config_serve_uses_the_default_data_dir_in_the_cwd() {
     let http = Http::new(&server.url);
     let r = http.get("/healthz", None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(cwd.path().join("tessera-data").join("tessera.db").is_file(), "default data dir ./tessera-data");
+    assert!(
+        cwd.path().join("tessera-data").join("tessera.db").is_file(),
+        "default data dir ./tessera-data"
+    );
     // Defaults: open signup, 30 min idle timeout, 8 h absolute.
     http.register("alice").await;
     assert_eq!(idle_window(&http, "alice").await, 30 * 60);
@@ -280,7 +338,10 @@ async fn sessions_survive_kill_9_and_restart() {
     let http = Http::new(&server.url);
     http.register("alice").await;
     let token = http.bearer("alice", PASSWORD).await;
-    assert_eq!(http.get("/v1/me", Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(
+        http.get("/v1/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
 
     let status = server.kill9();
     assert!(!status.success(), "killed by SIGKILL: {status:?}");
@@ -293,7 +354,10 @@ async fn sessions_survive_kill_9_and_restart() {
     assert_eq!(r.body["auth"], "session");
     // The account survived too.
     http.bearer("alice", PASSWORD).await;
-    assert!(!cwd.path().join("tessera-data").exists(), "--data-dir replaces ./tessera-data");
+    assert!(
+        !cwd.path().join("tessera-data").exists(),
+        "--data-dir replaces ./tessera-data"
+    );
 }
 
 #[tokio::test]
@@ -301,7 +365,10 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
     let cwd = tempfile::tempdir().unwrap();
     let data = cwd.path().join("d");
     let data = data.to_str().unwrap();
-    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0", "--data-dir", data]));
+    let server = Running::start(tessera(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data],
+    ));
     let http = Http::new(&server.url);
     let cli = |args: &[&str], stdin: Option<&str>| {
         let mut all = args.to_vec();
@@ -310,8 +377,16 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
     };
 
     // add, with the password on stdin (one line, newline stripped).
-    let out = cli(&["user", "add", "Carol", "--roles", "a,b"], Some(&format!("{PASSWORD}\n")));
-    assert!(out.status.success(), "user add failed: {}{}", out.stdout, out.stderr);
+    let out = cli(
+        &["user", "add", "Carol", "--roles", "a,b"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "user add failed: {}{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(out.stdout.contains("Carol"), "{}", out.stdout);
     let token = http.bearer("carol", PASSWORD).await;
     let me = http.get("/v1/me", Some(&token)).await;
@@ -325,7 +400,11 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
     // list
     let out = cli(&["user", "list"], None);
     assert!(out.status.success(), "{}", out.stderr);
-    let line = out.stdout.lines().find(|l| l.contains("Carol")).unwrap_or_else(|| panic!("Carol listed: {}", out.stdout));
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("Carol"))
+        .unwrap_or_else(|| panic!("Carol listed: {}", out.stdout));
     assert!(line.contains("a,b"), "{line}");
     assert!(line.contains(me.body["id"].as_str().unwrap()), "{line}");
 
@@ -333,7 +412,11 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
     let out = cli(&["user", "set-roles", "carol", "x"], None);
     assert!(out.status.success(), "{}", out.stderr);
     let out = cli(&["user", "list"], None);
-    let line = out.stdout.lines().find(|l| l.contains("Carol")).expect("still listed");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("Carol"))
+        .expect("still listed");
     assert!(line.split('\t').any(|field| field == "x"), "{line}");
     let until = Instant::now() + CACHE_DEADLINE;
     loop {
@@ -342,7 +425,11 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
         if me.body["roles"] == json!(["x"]) {
             break;
         }
-        assert!(Instant::now() < until, "the server never saw the new roles: {}", me.text);
+        assert!(
+            Instant::now() < until,
+            "the server never saw the new roles: {}",
+            me.text
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -361,7 +448,11 @@ async fn user_subcommands_manage_accounts_of_a_running_server() {
     // A password that breaks the rules: non-zero exit, a message, no account.
     let out = cli(&["user", "add", "dave"], Some("short\n"));
     assert!(!out.status.success(), "a 5-byte password was accepted");
-    assert!(out.stderr.contains("password"), "stderr names the problem: {}", out.stderr);
+    assert!(
+        out.stderr.contains("password"),
+        "stderr names the problem: {}",
+        out.stderr
+    );
     let out = cli(&["user", "list"], None);
     assert!(!out.stdout.contains("dave"), "{}", out.stdout);
 }
@@ -379,11 +470,26 @@ fn assert_refused(env: &[(&str, &str)], file: Option<&str>, needle: &str) {
     cmd.envs(env.iter().copied());
     let started = Instant::now();
     let out = finish(cmd, None, REFUSAL_DEADLINE);
-    assert!(!out.status.success(), "started with {env:?} {file:?}: {}", out.stdout);
-    assert!(out.stderr.contains(needle), "stderr should name {needle:?}:\n{}", out.stderr);
+    assert!(
+        !out.status.success(),
+        "started with {env:?} {file:?}: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(needle),
+        "stderr should name {needle:?}:\n{}",
+        out.stderr
+    );
     assert!(!out.stdout.contains("listening on"), "{}", out.stdout);
-    assert!(!cwd.path().join("tessera-data").exists(), "a refused start-up creates no data dir");
-    assert!(started.elapsed() < Duration::from_secs(10), "refusal took {:?}", started.elapsed());
+    assert!(
+        !cwd.path().join("tessera-data").exists(),
+        "a refused start-up creates no data dir"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refusal took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -393,13 +499,20 @@ fn unknown_environment_variable_stops_start_up() {
 
 #[test]
 fn idle_timeout_above_absolute_stops_start_up() {
-    assert_refused(&[("TESSERA_SESSION_IDLE_TIMEOUT", "9h")], None, "session.idle_timeout");
+    assert_refused(
+        &[("TESSERA_SESSION_IDLE_TIMEOUT", "9h")],
+        None,
+        "session.idle_timeout",
+    );
 }
 
 #[test]
 fn host_prefixed_cookie_with_insecure_cookies_stops_start_up() {
     assert_refused(
-        &[("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"), ("TESSERA_SESSION_COOKIE_NAME", "__Host-x")],
+        &[
+            ("TESSERA_SESSION_INSECURE_DEV_COOKIES", "true"),
+            ("TESSERA_SESSION_COOKIE_NAME", "__Host-x"),
+        ],
         None,
         "session.cookie_name",
     );
@@ -408,21 +521,43 @@ fn host_prefixed_cookie_with_insecure_cookies_stops_start_up() {
 #[test]
 fn unknown_key_in_the_file_stops_start_up() {
     assert_refused(&[], Some("colour = \"red\"\n"), "colour");
-    assert_refused(&[], Some("[session]\nidle_timeout = \"10m\"\nflavour = 1\n"), "flavour");
+    assert_refused(
+        &[],
+        Some("[session]\nidle_timeout = \"10m\"\nflavour = 1\n"),
+        "flavour",
+    );
 }
 
 #[test]
 fn bad_values_stop_start_up() {
     assert_refused(&[("TESSERA_SIGNUP", "yes")], None, "TESSERA_SIGNUP");
-    assert_refused(&[], Some("[token]\naccess_ttl = \"31d\"\n"), "token.access_ttl");
-    assert_refused(&[("TESSERA_SESSION_ABSOLUTE_TIMEOUT", "500ms")], None, "session.absolute_timeout");
+    assert_refused(
+        &[],
+        Some("[token]\naccess_ttl = \"31d\"\n"),
+        "token.access_ttl",
+    );
+    assert_refused(
+        &[("TESSERA_SESSION_ABSOLUTE_TIMEOUT", "500ms")],
+        None,
+        "session.absolute_timeout",
+    );
 }
 
 #[tokio::test]
 async fn config_file_is_honoured_and_the_environment_overrides_it() {
     let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(cwd.path().join("custom.toml"), "[session]\nidle_timeout = \"10m\"\n").unwrap();
-    let serve = ["serve", "--config", "custom.toml", "--listen", "127.0.0.1:0"];
+    std::fs::write(
+        cwd.path().join("custom.toml"),
+        "[session]\nidle_timeout = \"10m\"\n",
+    )
+    .unwrap();
+    let serve = [
+        "serve",
+        "--config",
+        "custom.toml",
+        "--listen",
+        "127.0.0.1:0",
+    ];
 
     {
         let server = Running::start(tessera(cwd.path(), &serve));
@@ -433,7 +568,8 @@ async fn config_file_is_honoured_and_the_environment_overrides_it() {
 
     // Environment over file; flag over environment (TESSERA_LISTEN names a port the flag replaces).
     let mut cmd = tessera(cwd.path(), &serve);
-    cmd.env("TESSERA_SESSION_IDLE_TIMEOUT", "20m").env("TESSERA_LISTEN", "127.0.0.1:1");
+    cmd.env("TESSERA_SESSION_IDLE_TIMEOUT", "20m")
+        .env("TESSERA_LISTEN", "127.0.0.1:1");
     let server = Running::start(cmd);
     assert_ne!(server.port(), 1, "--listen wins over TESSERA_LISTEN");
     let http = Http::new(&server.url);
@@ -443,8 +579,11 @@ async fn config_file_is_honoured_and_the_environment_overrides_it() {
 #[tokio::test]
 async fn tessera_toml_in_the_cwd_is_read_without_config() {
     let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(cwd.path().join("tessera.toml"), "data_dir = \"elsewhere\"\n[session]\nidle_timeout = \"5m\"\n")
-        .unwrap();
+    std::fs::write(
+        cwd.path().join("tessera.toml"),
+        "data_dir = \"elsewhere\"\n[session]\nidle_timeout = \"5m\"\n",
+    )
+    .unwrap();
     let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]));
     let http = Http::new(&server.url);
     http.register("alice").await;
@@ -456,8 +595,13 @@ async fn tessera_toml_in_the_cwd_is_read_without_config() {
 fn jwt_kid(token: &str) -> String {
     use base64::Engine;
     let header = token.split('.').next().expect("a header segment");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).expect("base64url");
-    serde_json::from_slice::<Value>(&bytes).expect("JSON header")["kid"].as_str().expect("kid").to_owned()
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("base64url");
+    serde_json::from_slice::<Value>(&bytes).expect("JSON header")["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned()
 }
 
 #[tokio::test]
@@ -465,24 +609,55 @@ async fn keys_and_token_commands() {
     let cwd = tempfile::tempdir().unwrap();
     let data = cwd.path().join("data");
     let data_dir = data.to_str().unwrap();
-    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]));
+    let server = Running::start(tessera(
+        cwd.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+    ));
     let http = Http::new(&server.url);
     http.register("alice").await;
     let issue = || async {
-        let r = http.send(reqwest::Method::POST, "/v1/tokens", None, Some(json!({"username": "alice", "password": PASSWORD}))).await;
+        let r = http
+            .send(
+                reqwest::Method::POST,
+                "/v1/tokens",
+                None,
+                Some(json!({"username": "alice", "password": PASSWORD})),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body["access_token"].as_str().unwrap().to_owned()
     };
     let old = issue().await;
 
-    let decoded = finish(tessera(cwd.path(), &["token", "decode", &old]), None, REFUSAL_DEADLINE);
+    let decoded = finish(
+        tessera(cwd.path(), &["token", "decode", &old]),
+        None,
+        REFUSAL_DEADLINE,
+    );
     assert!(decoded.status.success(), "{}", decoded.stderr);
-    assert!(decoded.stdout.contains("NOT verified"), "{}", decoded.stdout);
+    assert!(
+        decoded.stdout.contains("NOT verified"),
+        "{}",
+        decoded.stdout
+    );
     assert!(decoded.stdout.contains("\"sid\""), "{}", decoded.stdout);
-    let garbage = finish(tessera(cwd.path(), &["token", "decode", "not.a.jwt"]), None, REFUSAL_DEADLINE);
+    let garbage = finish(
+        tessera(cwd.path(), &["token", "decode", "not.a.jwt"]),
+        None,
+        REFUSAL_DEADLINE,
+    );
     assert!(!garbage.status.success());
 
-    let verify = |token: String| finish(tessera(cwd.path(), &["token", "verify", &token, "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let verify = |token: String| {
+        finish(
+            tessera(
+                cwd.path(),
+                &["token", "verify", &token, "--data-dir", data_dir],
+            ),
+            None,
+            REFUSAL_DEADLINE,
+        )
+    };
     let ok = verify(old.clone());
     assert!(ok.status.success(), "{}", ok.stderr);
     assert!(ok.stdout.starts_with("valid: "), "{}", ok.stdout);
@@ -490,21 +665,51 @@ async fn keys_and_token_commands() {
     let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
     let bad = verify(format!("{signed}.{flipped}{}", &signature[1..]));
     assert_eq!(bad.status.code(), Some(1));
-    assert!(bad.stderr.contains("invalid: bad signature"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("invalid: bad signature"),
+        "{}",
+        bad.stderr
+    );
 
-    let list = finish(tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let list = finish(
+        tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]),
+        None,
+        REFUSAL_DEADLINE,
+    );
     let rows: Vec<&str> = list.stdout.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{}", list.stdout);
-    assert!(rows[0].starts_with(&format!("{}\tEdDSA\t", jwt_kid(&old))), "{}", rows[0]);
-    assert!(rows[0].ends_with("\t-"), "the current key is not retiring: {}", rows[0]);
+    assert!(
+        rows[0].starts_with(&format!("{}\tEdDSA\t", jwt_kid(&old))),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[0].ends_with("\t-"),
+        "the current key is not retiring: {}",
+        rows[0]
+    );
 
-    let rotated = finish(tessera(cwd.path(), &["keys", "rotate", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let rotated = finish(
+        tessera(cwd.path(), &["keys", "rotate", "--data-dir", data_dir]),
+        None,
+        REFUSAL_DEADLINE,
+    );
     assert!(rotated.status.success(), "{}", rotated.stderr);
-    let list = finish(tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]), None, REFUSAL_DEADLINE);
+    let list = finish(
+        tessera(cwd.path(), &["keys", "list", "--data-dir", data_dir]),
+        None,
+        REFUSAL_DEADLINE,
+    );
     let rows: Vec<String> = list.stdout.lines().skip(1).map(str::to_owned).collect();
     assert_eq!(rows.len(), 2, "{}", list.stdout);
-    let old_row = rows.iter().find(|r| r.starts_with(&jwt_kid(&old))).expect("the old key is listed");
-    assert!(!old_row.ends_with("\t-"), "the old key now retires: {old_row}");
+    let old_row = rows
+        .iter()
+        .find(|r| r.starts_with(&jwt_kid(&old)))
+        .expect("the old key is listed");
+    assert!(
+        !old_row.ends_with("\t-"),
+        "the old key now retires: {old_row}"
+    );
 
     // The running server picks the new key up (it reloads keys every 2 s) and the old token keeps
     // verifying until it expires.
@@ -514,16 +719,30 @@ async fn keys_and_token_commands() {
         if jwt_kid(&fresh) != jwt_kid(&old) {
             break;
         }
-        assert!(Instant::now() < deadline, "the server still signs with the old key");
+        assert!(
+            Instant::now() < deadline,
+            "the server still signs with the old key"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(http.get("/v1/me", Some(&old)).await.status, StatusCode::OK);
     let jwks = http.get("/.well-known/jwks.json", None).await.body;
     assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
 
-    let revoke = http.send(reqwest::Method::POST, "/v1/tokens/revoke", None, Some(json!({"token": old}))).await;
+    let revoke = http
+        .send(
+            reqwest::Method::POST,
+            "/v1/tokens/revoke",
+            None,
+            Some(json!({"token": old})),
+        )
+        .await;
     assert_eq!(revoke.status, StatusCode::OK);
     let revoked = verify(old.clone());
     assert_eq!(revoked.status.code(), Some(1));
-    assert!(revoked.stderr.contains("token revoked"), "{}", revoked.stderr);
+    assert!(
+        revoked.stderr.contains("token revoked"),
+        "{}",
+        revoked.stderr
+    );
 }

@@ -18,7 +18,12 @@ async fn registration_rules() {
     assert!(user.get("password_hash").is_none());
 
     let mut c = s.client();
-    c.post("/v1/users", json!({"username": "ALICE", "password": PASSWORD})).await.assert_problem(409, "username_taken");
+    c.post(
+        "/v1/users",
+        json!({"username": "ALICE", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(409, "username_taken");
     let bad = [
         json!({"username": "bob", "password": "short"}),
         json!({"username": "a".repeat(65), "password": PASSWORD}),
@@ -31,21 +36,43 @@ async fn registration_rules() {
         json!(["bob", PASSWORD]),
     ];
     for body in bad {
-        c.post("/v1/users", body.clone()).await.assert_problem(400, "invalid_request");
+        c.post("/v1/users", body.clone())
+            .await
+            .assert_problem(400, "invalid_request");
     }
     // None of them created a user.
-    c.post("/v1/users", json!({"username": "bob", "password": PASSWORD})).await;
-    let r = c.post("/v1/sessions", json!({"username": "bob", "password": PASSWORD})).await;
+    c.post(
+        "/v1/users",
+        json!({"username": "bob", "password": PASSWORD}),
+    )
+    .await;
+    let r = c
+        .post(
+            "/v1/sessions",
+            json!({"username": "bob", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     // All bytes of a password count; 8 bytes of multi-byte UTF-8 are enough.
-    let r = c.post("/v1/users", json!({"username": "carol", "password": "ééééé"})).await;
+    let r = c
+        .post(
+            "/v1/users",
+            json!({"username": "carol", "password": "ééééé"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
 #[tokio::test]
 async fn signup_can_be_closed() {
     let s = TestServer::start(&[("TESSERA_SIGNUP", "false")]).await;
-    let r = s.client().post("/v1/users", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/users",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     r.assert_problem(403, "signup_disabled");
 }
 
@@ -54,15 +81,41 @@ async fn malformed_bodies() {
     let s = TestServer::start(&[]).await;
     let url = format!("{}/v1/users", s.url);
     let json_ct = [("content-type", "application/json")];
-    raw(&url, Method::POST, &json_ct, Some(b"{not json".to_vec())).await.assert_problem(400, "invalid_request");
-    raw(&url, Method::POST, &json_ct, Some(vec![b'x'; 20_000])).await.assert_problem(413, "payload_too_large");
-    let big = format!("{{\"username\":\"a\",\"password\":\"{}\"}}", "p".repeat(17 * 1024));
-    raw(&url, Method::POST, &json_ct, Some(big.into_bytes())).await.assert_problem(413, "payload_too_large");
-    raw(&url, Method::POST, &[("content-type", "text/plain")], Some(b"{}".to_vec())).await.assert_problem(415, "unsupported_media_type");
-    raw(&url, Method::POST, &[], Some(b"{}".to_vec())).await.assert_problem(415, "unsupported_media_type");
+    raw(&url, Method::POST, &json_ct, Some(b"{not json".to_vec()))
+        .await
+        .assert_problem(400, "invalid_request");
+    raw(&url, Method::POST, &json_ct, Some(vec![b'x'; 20_000]))
+        .await
+        .assert_problem(413, "payload_too_large");
+    let big = format!(
+        "{{\"username\":\"a\",\"password\":\"{}\"}}",
+        "p".repeat(17 * 1024)
+    );
+    raw(&url, Method::POST, &json_ct, Some(big.into_bytes()))
+        .await
+        .assert_problem(413, "payload_too_large");
+    raw(
+        &url,
+        Method::POST,
+        &[("content-type", "text/plain")],
+        Some(b"{}".to_vec()),
+    )
+    .await
+    .assert_problem(415, "unsupported_media_type");
+    raw(&url, Method::POST, &[], Some(b"{}".to_vec()))
+        .await
+        .assert_problem(415, "unsupported_media_type");
     let form = [("content-type", "application/x-www-form-urlencoded")];
-    raw(&url, Method::POST, &form, Some(b"username=a".to_vec())).await.assert_problem(415, "unsupported_media_type");
-    let r = raw(&url, Method::POST, &[("content-type", "application/json; charset=utf-8")], Some(format!("{{\"username\":\"bob\",\"password\":\"{PASSWORD}\"}}").into_bytes())).await;
+    raw(&url, Method::POST, &form, Some(b"username=a".to_vec()))
+        .await
+        .assert_problem(415, "unsupported_media_type");
+    let r = raw(
+        &url,
+        Method::POST,
+        &[("content-type", "application/json; charset=utf-8")],
+        Some(format!("{{\"username\":\"bob\",\"password\":\"{PASSWORD}\"}}").into_bytes()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
@@ -81,10 +134,19 @@ async fn garbage_credentials_are_unauthenticated() {
         (vec![], "unauthenticated"),
         (vec![("cookie", long_cookie.as_str())], "unauthenticated"),
         (vec![("cookie", "__Host-sid=%%%;;;===")], "unauthenticated"),
-        (vec![("cookie", truncated_cookie.as_str())], "unauthenticated"),
+        (
+            vec![("cookie", truncated_cookie.as_str())],
+            "unauthenticated",
+        ),
         (vec![("authorization", random.as_str())], "unauthenticated"),
-        (vec![("authorization", "Basic YWxpY2U6cGFzcw==")], "unauthenticated"),
-        (vec![("authorization", "Bearer !!not-a-token!!")], "invalid_token"),
+        (
+            vec![("authorization", "Basic YWxpY2U6cGFzcw==")],
+            "unauthenticated",
+        ),
+        (
+            vec![("authorization", "Bearer !!not-a-token!!")],
+            "invalid_token",
+        ),
         (vec![("authorization", "Bearer")], "unauthenticated"),
     ];
     for (headers, code) in cases {
@@ -104,18 +166,42 @@ async fn headers_on_every_response() {
         assert_eq!(r.header("referrer-policy"), "no-referrer", "{path}");
         assert_eq!(r.header("x-tessera-instance"), "node-a", "{path}");
         assert!(r.headers.get("server").is_none());
-        assert!(r.headers.get("strict-transport-security").is_none(), "public_url is http");
+        assert!(
+            r.headers.get("strict-transport-security").is_none(),
+            "public_url is http"
+        );
     }
     let r = raw(&format!("{}/v1/me", s.url), Method::GET, &[], None).await;
     assert_eq!(r.header("cache-control"), "no-store");
-    assert_eq!(r.header("content-security-policy"), "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(
+        r.header("content-security-policy"),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
 
-    raw(&format!("{}/nope", s.url), Method::GET, &[], None).await.assert_problem(404, "not_found");
-    raw(&format!("{}/v1/me", s.url), Method::POST, &[], None).await.assert_problem(405, "method_not_allowed");
-    assert_eq!(raw(&format!("{}/healthz", s.url), Method::GET, &[], None).await.status, StatusCode::OK);
-    assert_eq!(raw(&format!("{}/readyz", s.url), Method::GET, &[], None).await.status, StatusCode::OK);
+    raw(&format!("{}/nope", s.url), Method::GET, &[], None)
+        .await
+        .assert_problem(404, "not_found");
+    raw(&format!("{}/v1/me", s.url), Method::POST, &[], None)
+        .await
+        .assert_problem(405, "method_not_allowed");
+    assert_eq!(
+        raw(&format!("{}/healthz", s.url), Method::GET, &[], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        raw(&format!("{}/readyz", s.url), Method::GET, &[], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
 
-    let https = TestServer::start(&[("TESSERA_PUBLIC_URL", "https://auth.example.com"), ("TESSERA_INSTANCE_NAME", "")]).await;
+    let https = TestServer::start(&[
+        ("TESSERA_PUBLIC_URL", "https://auth.example.com"),
+        ("TESSERA_INSTANCE_NAME", ""),
+    ])
+    .await;
     let r = raw(&format!("{}/healthz", https.url), Method::GET, &[], None).await;
     assert_eq!(r.header("strict-transport-security"), "max-age=31536000");
     assert!(r.headers.get("x-tessera-instance").is_none());
@@ -126,12 +212,29 @@ async fn metrics_count_logins_and_requests() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
     s.login("alice").await;
-    let r = s.client().post("/v1/sessions", json!({"username": "alice", "password": "wrong password"})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": "wrong password"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let text = raw(&format!("{}/metrics", s.url), Method::GET, &[], None).await.text;
-    assert!(text.contains("tessera_logins_total{mode=\"session\",outcome=\"success\"}"), "{text}");
-    assert!(text.contains("tessera_logins_total{mode=\"session\",outcome=\"invalid_credentials\"}"), "{text}");
-    assert!(text.contains("tessera_http_request_duration_seconds_bucket"), "{text}");
+    let text = raw(&format!("{}/metrics", s.url), Method::GET, &[], None)
+        .await
+        .text;
+    assert!(
+        text.contains("tessera_logins_total{mode=\"session\",outcome=\"success\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tessera_logins_total{mode=\"session\",outcome=\"invalid_credentials\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tessera_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -142,24 +245,47 @@ async fn failed_logins_are_throttled_per_account_then_released() {
     let mut c = s.client();
     let wrong = json!({"username": "Alice", "password": "wrong password"});
     for _ in 0..3 {
-        c.post("/v1/sessions", wrong.clone()).await.assert_problem(401, "invalid_credentials");
+        c.post("/v1/sessions", wrong.clone())
+            .await
+            .assert_problem(401, "invalid_credentials");
         s.advance(10);
     }
     // The account is locked even for the right password; the first failure leaves the 15 min
     // window 870 s from now.
-    let r = c.post("/v1/sessions", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = c
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     r.assert_problem(429, "too_many_attempts");
     assert_eq!(r.header("retry-after"), "870");
     // A 429 does not count, and other accounts are unaffected.
-    assert_eq!(s.login("bob").await.get("/v1/me").await.status, StatusCode::OK);
+    assert_eq!(
+        s.login("bob").await.get("/v1/me").await.status,
+        StatusCode::OK
+    );
     // Unknown users are throttled the same way.
     for _ in 0..3 {
-        c.post("/v1/sessions", json!({"username": "ghost", "password": "wrong password"})).await.assert_problem(401, "invalid_credentials");
+        c.post(
+            "/v1/sessions",
+            json!({"username": "ghost", "password": "wrong password"}),
+        )
+        .await
+        .assert_problem(401, "invalid_credentials");
     }
-    c.post("/v1/sessions", json!({"username": "GHOST", "password": "wrong password"})).await.assert_problem(429, "too_many_attempts");
+    c.post(
+        "/v1/sessions",
+        json!({"username": "GHOST", "password": "wrong password"}),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
 
     s.advance(870);
-    assert_eq!(s.login("alice").await.get("/v1/me").await.status, StatusCode::OK);
+    assert_eq!(
+        s.login("alice").await.get("/v1/me").await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -168,10 +294,20 @@ async fn failed_logins_are_throttled_per_address() {
     s.register("alice").await;
     let mut c = s.client();
     for i in 0..4 {
-        let r = c.post("/v1/sessions", json!({"username": format!("user{i}"), "password": "wrong password"})).await;
+        let r = c
+            .post(
+                "/v1/sessions",
+                json!({"username": format!("user{i}"), "password": "wrong password"}),
+            )
+            .await;
         r.assert_problem(401, "invalid_credentials");
     }
-    let r = c.post("/v1/sessions", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = c
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     r.assert_problem(429, "too_many_attempts");
     assert_eq!(r.header("retry-after"), "900");
 }
@@ -182,31 +318,81 @@ async fn admin_api() {
     let user = off.register("alice").await;
     let id = user["id"].as_str().unwrap();
     let path = format!("/v1/admin/users/{id}/sessions");
-    Client::with_bearer(&off.url, "anything").get(&path).await.assert_problem(404, "not_found");
+    Client::with_bearer(&off.url, "anything")
+        .get(&path)
+        .await
+        .assert_problem(404, "not_found");
 
     let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]).await;
     let user = s.register("alice").await;
     let id = user["id"].as_str().unwrap();
     let token = s.bearer_login("alice").await;
     let mut admin = Client::with_bearer(&s.url, ADMIN_KEY);
-    s.client().get(&format!("/v1/admin/users/{id}/sessions")).await.assert_problem(401, "unauthenticated");
-    Client::with_bearer(&s.url, "wrong-key-0123456789").get(&format!("/v1/admin/users/{id}/sessions")).await.assert_problem(401, "unauthenticated");
-    Client::with_bearer(&s.url, &token).get(&format!("/v1/admin/users/{id}/sessions")).await.assert_problem(401, "unauthenticated");
+    s.client()
+        .get(&format!("/v1/admin/users/{id}/sessions"))
+        .await
+        .assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, "wrong-key-0123456789")
+        .get(&format!("/v1/admin/users/{id}/sessions"))
+        .await
+        .assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &token)
+        .get(&format!("/v1/admin/users/{id}/sessions"))
+        .await
+        .assert_problem(401, "unauthenticated");
 
     let r = admin.get(&format!("/v1/admin/users/{id}/sessions")).await;
-    assert_eq!(r.body["sessions"].as_array().map(Vec::len), Some(1), "{}", r.text);
-    admin.get("/v1/admin/users/AAAAAAAAAAAAAAAAAAAAAA/sessions").await.assert_problem(404, "not_found");
-    admin.get("/v1/admin/users/'%20OR%201=1/sessions").await.assert_problem(404, "not_found");
+    assert_eq!(
+        r.body["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.text
+    );
+    admin
+        .get("/v1/admin/users/AAAAAAAAAAAAAAAAAAAAAA/sessions")
+        .await
+        .assert_problem(404, "not_found");
+    admin
+        .get("/v1/admin/users/'%20OR%201=1/sessions")
+        .await
+        .assert_problem(404, "not_found");
 
-    let r = admin.send(Method::PUT, &format!("/v1/admin/users/{id}/roles"), Some(json!({"roles": ["admin", "teller"]})), &[]).await;
+    let r = admin
+        .send(
+            Method::PUT,
+            &format!("/v1/admin/users/{id}/roles"),
+            Some(json!({"roles": ["admin", "teller"]})),
+            &[],
+        )
+        .await;
     assert_eq!(r.body["roles"], json!(["admin", "teller"]), "{}", r.text);
-    assert_eq!(Client::with_bearer(&s.url, &token).get("/v1/me").await.body["roles"], json!(["admin", "teller"]));
-    let r = admin.send(Method::PUT, &format!("/v1/admin/users/{id}/roles"), Some(json!({"roles": ["bad role"]})), &[]).await;
+    assert_eq!(
+        Client::with_bearer(&s.url, &token).get("/v1/me").await.body["roles"],
+        json!(["admin", "teller"])
+    );
+    let r = admin
+        .send(
+            Method::PUT,
+            &format!("/v1/admin/users/{id}/roles"),
+            Some(json!({"roles": ["bad role"]})),
+            &[],
+        )
+        .await;
     r.assert_problem(400, "invalid_request");
 
-    let r = admin.send(Method::POST, &format!("/v1/admin/users/{id}/revoke"), None, &[]).await;
+    let r = admin
+        .send(
+            Method::POST,
+            &format!("/v1/admin/users/{id}/revoke"),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    Client::with_bearer(&s.url, &token).get("/v1/me").await.assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &token)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -219,7 +405,10 @@ async fn forward_auth_reports_identity_in_headers() {
     assert_eq!(r.header("x-auth-username"), "alice");
     assert_eq!(r.header("x-auth-roles"), "");
     assert_eq!(r.header("x-auth-user-id").len(), 22);
-    s.client().get("/v1/auth").await.assert_problem(401, "unauthenticated");
+    s.client()
+        .get("/v1/auth")
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -232,19 +421,37 @@ async fn cors_only_for_allowed_origins() {
             let headers = [
                 ("origin", origin),
                 ("access-control-request-method", "POST"),
-                ("access-control-request-headers", "content-type,x-csrf-token"),
+                (
+                    "access-control-request-headers",
+                    "content-type,x-csrf-token",
+                ),
             ];
             raw(&url, Method::OPTIONS, &headers, None).await
         }
     };
     let ok = preflight("https://app.example").await;
     assert!(ok.status.is_success(), "{}", ok.status);
-    assert_eq!(ok.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        "https://app.example"
+    );
     assert_eq!(ok.header("access-control-allow-credentials"), "true");
-    assert!(ok.header("access-control-allow-headers").contains("x-csrf-token"));
+    assert!(
+        ok.header("access-control-allow-headers")
+            .contains("x-csrf-token")
+    );
     assert_eq!(ok.header("x-content-type-options"), "nosniff");
     let evil = preflight("https://evil.example").await;
     assert!(evil.headers.get("access-control-allow-origin").is_none());
-    let get = raw(&format!("{}/healthz", s.url), Method::GET, &[("origin", "https://app.example")], None).await;
-    assert_eq!(get.header("access-control-allow-origin"), "https://app.example");
+    let get = raw(
+        &format!("{}/healthz", s.url),
+        Method::GET,
+        &[("origin", "https://app.example")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        get.header("access-control-allow-origin"),
+        "https://app.example"
+    );
 }

@@ -36,11 +36,21 @@ async fn check(algorithm: &str) {
     // PyJWT checks times against the real clock.
     s.clock.set(Timestamp::now());
     s.register("alice").await;
-    let r = s.client().post("/v1/tokens", json!({"username": "alice", "password": PASSWORD})).await;
-    let token = r.body["access_token"].as_str().expect("access token").to_owned();
+    let r = s
+        .client()
+        .post(
+            "/v1/tokens",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
+    let token = r.body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
     let jwks = s.client().get("/.well-known/jwks.json").await.body;
 
-    let claims = pyjwt(&jwks, &token).unwrap_or_else(|e| panic!("{algorithm}: PyJWT refused a genuine token: {e}"));
+    let claims = pyjwt(&jwks, &token)
+        .unwrap_or_else(|e| panic!("{algorithm}: PyJWT refused a genuine token: {e}"));
     assert_eq!(claims["roles"], json!([]));
     assert_eq!(claims["iss"], "tessera");
 
@@ -49,7 +59,10 @@ async fn check(algorithm: &str) {
     let flipped = if parts[1].ends_with('A') { 'B' } else { 'A' };
     parts[1].pop();
     parts[1].push(flipped);
-    assert!(pyjwt(&jwks, &parts.join(".")).is_err(), "{algorithm}: a tampered token verified");
+    assert!(
+        pyjwt(&jwks, &parts.join(".")).is_err(),
+        "{algorithm}: a tampered token verified"
+    );
 }
 
 #[tokio::test]

@@ -11,13 +11,21 @@ async fn login_sets_the_hardened_cookie_and_me_works() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
     let mut c = s.client();
-    let r = c.post("/v1/sessions", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = c
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let cookies = r.set_cookies();
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let token = c.cookies.get("__Host-sid").expect("cookie stored").clone();
     assert_eq!(token.len(), 43);
-    assert_eq!(cookies[0], format!("__Host-sid={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=28800"));
+    assert_eq!(
+        cookies[0],
+        format!("__Host-sid={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=28800")
+    );
     assert_eq!(r.header("cache-control"), "no-store");
     let session = &r.body["session"];
     assert_ne!(session["id"].as_str().unwrap(), token);
@@ -26,7 +34,10 @@ async fn login_sets_the_hardened_cookie_and_me_works() {
     assert_eq!(session["expires_at"], "2027-01-15T16:00:00Z");
     assert_eq!(session["idle_expires_at"], "2027-01-15T08:30:00Z");
     assert!(r.body["csrf_token"].as_str().is_some_and(|t| t.len() >= 32));
-    assert!(r.body.get("token").is_none(), "cookie logins do not put the token in the body");
+    assert!(
+        r.body.get("token").is_none(),
+        "cookie logins do not put the token in the body"
+    );
 
     let me = c.get("/v1/me").await;
     assert_eq!(me.status, StatusCode::OK);
@@ -39,7 +50,13 @@ async fn login_sets_the_hardened_cookie_and_me_works() {
 async fn cookie_false_login_returns_a_bearer_token() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let r = s.client().post("/v1/sessions", json!({"username": "alice", "password": PASSWORD, "cookie": false})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD, "cookie": false}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert!(r.set_cookies().is_empty());
     assert_eq!(r.header("pragma"), "no-cache");
@@ -47,16 +64,34 @@ async fn cookie_false_login_returns_a_bearer_token() {
     let mut bearer = Client::with_bearer(&s.url, token);
     assert_eq!(bearer.get("/v1/me").await.body["auth"], "session");
     // Bearer requests are exempt from CSRF.
-    assert_eq!(bearer.delete("/v1/sessions/current").await.status, StatusCode::NO_CONTENT);
-    bearer.get("/v1/me").await.assert_problem(401, "unauthenticated");
+    assert_eq!(
+        bearer.delete("/v1/sessions/current").await.status,
+        StatusCode::NO_CONTENT
+    );
+    bearer
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_look_the_same() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let a = s.client().post("/v1/sessions", json!({"username": "alice", "password": "wrong password!"})).await;
-    let b = s.client().post("/v1/sessions", json!({"username": "nobody", "password": "wrong password!"})).await;
+    let a = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": "wrong password!"}),
+        )
+        .await;
+    let b = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "nobody", "password": "wrong password!"}),
+        )
+        .await;
     a.assert_problem(401, "invalid_credentials");
     assert_eq!(a.text, b.text);
     assert_eq!(a.header("www-authenticate"), "Bearer");
@@ -68,12 +103,20 @@ async fn second_login_carrying_the_cookie_kills_the_old_token() {
     s.register("alice").await;
     let mut c = s.login("alice").await;
     let old = c.cookies.clone();
-    let r = c.post("/v1/sessions", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = c
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_ne!(c.cookies, old);
     let mut stale = s.client();
     stale.cookies = old;
-    stale.get("/v1/me").await.assert_problem(401, "unauthenticated");
+    stale
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
     assert_eq!(c.get("/v1/me").await.status, StatusCode::OK);
 }
 
@@ -84,25 +127,59 @@ async fn logout_needs_csrf_and_then_clears_the_cookie() {
     let mut c = s.login("alice").await;
     let csrf = c.csrf.take().unwrap();
 
-    c.delete("/v1/sessions/current").await.assert_problem(403, "csrf_failed");
-    let wrong = c.send(Method::DELETE, "/v1/sessions/current", None, &[("x-csrf-token", "nope")]).await;
+    c.delete("/v1/sessions/current")
+        .await
+        .assert_problem(403, "csrf_failed");
+    let wrong = c
+        .send(
+            Method::DELETE,
+            "/v1/sessions/current",
+            None,
+            &[("x-csrf-token", "nope")],
+        )
+        .await;
     wrong.assert_problem(403, "csrf_failed");
-    let foreign = [("x-csrf-token", csrf.as_str()), ("origin", "https://evil.example")];
-    c.send(Method::DELETE, "/v1/sessions/current", None, &foreign).await.assert_problem(403, "csrf_failed");
-    let cross = [("x-csrf-token", csrf.as_str()), ("sec-fetch-site", "cross-site")];
-    c.send(Method::DELETE, "/v1/sessions/current", None, &cross).await.assert_problem(403, "csrf_failed");
-    assert_eq!(c.get("/v1/me").await.status, StatusCode::OK, "refused requests changed nothing");
+    let foreign = [
+        ("x-csrf-token", csrf.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    c.send(Method::DELETE, "/v1/sessions/current", None, &foreign)
+        .await
+        .assert_problem(403, "csrf_failed");
+    let cross = [
+        ("x-csrf-token", csrf.as_str()),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    c.send(Method::DELETE, "/v1/sessions/current", None, &cross)
+        .await
+        .assert_problem(403, "csrf_failed");
+    assert_eq!(
+        c.get("/v1/me").await.status,
+        StatusCode::OK,
+        "refused requests changed nothing"
+    );
 
     let own_origin = s.url.clone();
-    let ok = [("x-csrf-token", csrf.as_str()), ("origin", own_origin.as_str())];
+    let ok = [
+        ("x-csrf-token", csrf.as_str()),
+        ("origin", own_origin.as_str()),
+    ];
     let token = c.cookies["__Host-sid"].clone();
-    let r = c.send(Method::DELETE, "/v1/sessions/current", None, &ok).await;
+    let r = c
+        .send(Method::DELETE, "/v1/sessions/current", None, &ok)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(r.set_cookies(), vec!["__Host-sid=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0".to_owned()]);
+    assert_eq!(
+        r.set_cookies(),
+        vec!["__Host-sid=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0".to_owned()]
+    );
     assert_eq!(r.header("clear-site-data"), "\"cookies\"");
     let mut again = s.client();
     again.cookies.insert("__Host-sid".into(), token);
-    again.get("/v1/me").await.assert_problem(401, "unauthenticated");
+    again
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -110,11 +187,35 @@ async fn login_from_a_foreign_origin_is_refused() {
     let s = TestServer::start(&[("TESSERA_ALLOWED_ORIGINS", "https://app.example")]).await;
     s.register("alice").await;
     let body = json!({"username": "alice", "password": PASSWORD});
-    let r = s.client().send(Method::POST, "/v1/sessions", Some(body.clone()), &[("origin", "https://evil.example")]).await;
+    let r = s
+        .client()
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(body.clone()),
+            &[("origin", "https://evil.example")],
+        )
+        .await;
     r.assert_problem(403, "csrf_failed");
-    let r = s.client().send(Method::POST, "/v1/sessions", Some(body.clone()), &[("sec-fetch-site", "cross-site")]).await;
+    let r = s
+        .client()
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(body.clone()),
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
     r.assert_problem(403, "csrf_failed");
-    let r = s.client().send(Method::POST, "/v1/sessions", Some(body), &[("origin", "https://app.example")]).await;
+    let r = s
+        .client()
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(body),
+            &[("origin", "https://app.example")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
 
@@ -127,28 +228,63 @@ async fn list_revoke_one_and_others_sessions() {
     let a2 = s.bearer_login("alice").await;
     let b = s.bearer_login("bob").await;
 
-    let list = a1.send(Method::GET, "/v1/sessions", None, &[("user-agent", "test-agent/1")]).await;
+    let list = a1
+        .send(
+            Method::GET,
+            "/v1/sessions",
+            None,
+            &[("user-agent", "test-agent/1")],
+        )
+        .await;
     let sessions = list.body["sessions"].as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|x| x["current"] == true).count(), 1);
-    for field in ["id", "created_at", "last_seen_at", "expires_at", "user_agent", "ip", "current"] {
+    for field in [
+        "id",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+        "current",
+    ] {
         assert!(sessions[0].get(field).is_some(), "{field} in {sessions:?}");
     }
     assert_eq!(sessions[0]["ip"], "127.0.0.1");
-    let other = sessions.iter().find(|x| x["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    let other = sessions.iter().find(|x| x["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Bob cannot end Alice's session: 404, and it stays alive.
     let mut bob = Client::with_bearer(&s.url, &b);
     let bob_sessions = bob.get("/v1/sessions").await.body["sessions"].clone();
     let bob_id = bob_sessions[0]["id"].as_str().unwrap().to_owned();
-    bob.delete(&format!("/v1/sessions/{other}")).await.assert_problem(404, "not_found");
-    a1.delete(&format!("/v1/sessions/{bob_id}")).await.assert_problem(404, "not_found");
-    a1.delete("/v1/sessions/not-an-id").await.assert_problem(404, "not_found");
-    assert_eq!(Client::with_bearer(&s.url, &a2).get("/v1/me").await.status, StatusCode::OK);
+    bob.delete(&format!("/v1/sessions/{other}"))
+        .await
+        .assert_problem(404, "not_found");
+    a1.delete(&format!("/v1/sessions/{bob_id}"))
+        .await
+        .assert_problem(404, "not_found");
+    a1.delete("/v1/sessions/not-an-id")
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        Client::with_bearer(&s.url, &a2).get("/v1/me").await.status,
+        StatusCode::OK
+    );
 
-    assert_eq!(a1.delete(&format!("/v1/sessions/{other}")).await.status, StatusCode::NO_CONTENT);
-    Client::with_bearer(&s.url, &a2).get("/v1/me").await.assert_problem(401, "unauthenticated");
-    a1.delete(&format!("/v1/sessions/{other}")).await.assert_problem(404, "not_found");
+    assert_eq!(
+        a1.delete(&format!("/v1/sessions/{other}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    Client::with_bearer(&s.url, &a2)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
+    a1.delete(&format!("/v1/sessions/{other}"))
+        .await
+        .assert_problem(404, "not_found");
     assert_eq!(a1.get("/v1/me").await.status, StatusCode::OK);
     assert_eq!(bob.get("/v1/me").await.status, StatusCode::OK);
 }
@@ -162,11 +298,19 @@ async fn revoke_all_with_and_without_keep_current() {
 
     let r = main.delete("/v1/sessions?keep_current=true").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert!(r.set_cookies().is_empty(), "the current session stays, so does its cookie");
-    Client::with_bearer(&s.url, &other).get("/v1/me").await.assert_problem(401, "unauthenticated");
+    assert!(
+        r.set_cookies().is_empty(),
+        "the current session stays, so does its cookie"
+    );
+    Client::with_bearer(&s.url, &other)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
     assert_eq!(main.get("/v1/me").await.status, StatusCode::OK);
 
-    main.delete("/v1/sessions?keep_current=maybe").await.assert_problem(400, "invalid_request");
+    main.delete("/v1/sessions?keep_current=maybe")
+        .await
+        .assert_problem(400, "invalid_request");
     let r = main.delete("/v1/sessions").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(r.header("clear-site-data"), "\"cookies\"");
@@ -216,18 +360,54 @@ async fn password_change_ends_every_other_session() {
     s.register("alice").await;
     let mut me = s.login("alice").await;
     let other = s.bearer_login("alice").await;
-    let r = me.post("/v1/password", json!({"current_password": "wrong password", "new_password": "new password 123"})).await;
+    let r = me
+        .post(
+            "/v1/password",
+            json!({"current_password": "wrong password", "new_password": "new password 123"}),
+        )
+        .await;
     r.assert_problem(401, "invalid_credentials");
-    assert_eq!(Client::with_bearer(&s.url, &other).get("/v1/me").await.status, StatusCode::OK);
-    me.post("/v1/password", json!({"current_password": PASSWORD, "new_password": "short"})).await.assert_problem(400, "invalid_request");
+    assert_eq!(
+        Client::with_bearer(&s.url, &other)
+            .get("/v1/me")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    me.post(
+        "/v1/password",
+        json!({"current_password": PASSWORD, "new_password": "short"}),
+    )
+    .await
+    .assert_problem(400, "invalid_request");
 
-    let r = me.post("/v1/password", json!({"current_password": PASSWORD, "new_password": "new password 123"})).await;
+    let r = me
+        .post(
+            "/v1/password",
+            json!({"current_password": PASSWORD, "new_password": "new password 123"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    Client::with_bearer(&s.url, &other).get("/v1/me").await.assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &other)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
     assert_eq!(me.get("/v1/me").await.status, StatusCode::OK);
-    let old = s.client().post("/v1/sessions", json!({"username": "alice", "password": PASSWORD})).await;
+    let old = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     old.assert_problem(401, "invalid_credentials");
-    let new = s.client().post("/v1/sessions", json!({"username": "alice", "password": "new password 123"})).await;
+    let new = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": "new password 123"}),
+        )
+        .await;
     assert_eq!(new.status, StatusCode::CREATED);
 }
 
@@ -250,6 +430,11 @@ async fn a_removed_user_s_session_is_dead() {
     let user = s.register("alice").await;
     let token = s.bearer_login("alice").await;
     let auth = &s.server.as_ref().unwrap().auth;
-    auth.delete_user(user["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
-    Client::with_bearer(&s.url, &token).get("/v1/me").await.assert_problem(401, "unauthenticated");
+    auth.delete_user(user["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    Client::with_bearer(&s.url, &token)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
 }

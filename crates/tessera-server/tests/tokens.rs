@@ -10,13 +10,24 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn tokens(s: &TestServer, name: &str) -> Value {
-    let r = s.client().post("/v1/tokens", json!({"username": name, "password": PASSWORD})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/tokens",
+            json!({"username": name, "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body
 }
 
 async fn refresh(s: &TestServer, refresh_token: &str) -> Reply {
-    s.client().post("/v1/tokens/refresh", json!({"refresh_token": refresh_token})).await
+    s.client()
+        .post(
+            "/v1/tokens/refresh",
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
 }
 
 async fn me(s: &TestServer, token: &str) -> Reply {
@@ -36,7 +47,13 @@ fn parts(jwt: &str) -> (Value, Value) {
 async fn password_login_issues_a_jwt_and_a_refresh_token() {
     let s = TestServer::start(&[]).await;
     let user = s.register("alice").await;
-    let r = s.client().post("/v1/tokens", json!({"username": "alice", "password": PASSWORD})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/tokens",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("cache-control"), "no-store");
     assert_eq!(r.header("pragma"), "no-cache");
@@ -60,18 +77,34 @@ async fn password_login_issues_a_jwt_and_a_refresh_token() {
     assert_eq!(m.body["auth"], "jwt", "{}", m.text);
     assert_eq!(m.body["username"], "alice");
 
-    let bad = s.client().post("/v1/tokens", json!({"username": "alice", "password": "wrong password"})).await;
+    let bad = s
+        .client()
+        .post(
+            "/v1/tokens",
+            json!({"username": "alice", "password": "wrong password"}),
+        )
+        .await;
     bad.assert_problem(401, "invalid_credentials");
-    s.client().post("/v1/tokens", json!({"username": "alice"})).await.assert_problem(400, "invalid_request");
+    s.client()
+        .post("/v1/tokens", json!({"username": "alice"}))
+        .await
+        .assert_problem(400, "invalid_request");
 }
 
 #[tokio::test]
 async fn access_tokens_expire_with_leeway() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let at = tokens(&s, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.advance(600 + 29);
-    assert_eq!(me(&s, &at).await.status, StatusCode::OK, "within the 30 s leeway");
+    assert_eq!(
+        me(&s, &at).await.status,
+        StatusCode::OK,
+        "within the 30 s leeway"
+    );
     s.advance(2);
     let r = me(&s, &at).await;
     r.assert_problem(401, "invalid_token");
@@ -90,14 +123,23 @@ async fn refresh_rotates_and_reuse_ends_the_family() {
     let rt2 = r.body["refresh_token"].as_str().unwrap().to_owned();
     let at2 = r.body["access_token"].as_str().unwrap().to_owned();
     assert_ne!(rt2, rt1);
-    assert_eq!(parts(&at2).1["sid"], parts(t["access_token"].as_str().unwrap()).1["sid"], "same family");
+    assert_eq!(
+        parts(&at2).1["sid"],
+        parts(t["access_token"].as_str().unwrap()).1["sid"],
+        "same family"
+    );
 
     // Two tabs: the spent token within the grace window, successor unused, gets that successor.
     s.advance(5);
     let again = refresh(&s, rt1).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.body["refresh_token"], rt2.as_str());
-    assert_eq!(me(&s, again.body["access_token"].as_str().unwrap()).await.status, StatusCode::OK);
+    assert_eq!(
+        me(&s, again.body["access_token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let r = refresh(&s, &rt2).await;
     let rt3 = r.body["refresh_token"].as_str().unwrap().to_owned();
@@ -105,7 +147,9 @@ async fn refresh_rotates_and_reuse_ends_the_family() {
     refresh(&s, rt1).await.assert_problem(401, "refresh_reused");
     refresh(&s, &rt3).await.assert_problem(400, "invalid_grant");
     me(&s, &at2).await.assert_problem(401, "invalid_token");
-    me(&s, t["access_token"].as_str().unwrap()).await.assert_problem(401, "invalid_token");
+    me(&s, t["access_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -114,7 +158,10 @@ async fn reuse_after_the_grace_window_is_theft() {
     s.register("alice").await;
     let t = tokens(&s, "alice").await;
     let rt1 = t["refresh_token"].as_str().unwrap();
-    let rt2 = refresh(&s, rt1).await.body["refresh_token"].as_str().unwrap().to_owned();
+    let rt2 = refresh(&s, rt1).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.advance(11);
     refresh(&s, rt1).await.assert_problem(401, "refresh_reused");
     refresh(&s, &rt2).await.assert_problem(400, "invalid_grant");
@@ -124,7 +171,10 @@ async fn reuse_after_the_grace_window_is_theft() {
 async fn refresh_family_lifetime_is_absolute() {
     let s = TestServer::start(&[("TESSERA_TOKEN_REFRESH_TTL", "1h")]).await;
     s.register("alice").await;
-    let mut rt = tokens(&s, "alice").await["refresh_token"].as_str().unwrap().to_owned();
+    let mut rt = tokens(&s, "alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for _ in 0..5 {
         s.advance(11 * 60);
         let r = refresh(&s, &rt).await;
@@ -141,14 +191,22 @@ async fn bad_refresh_tokens_and_refresh_off() {
     for bad in ["", "garbage", &"A".repeat(43), &"x".repeat(5000)] {
         refresh(&s, bad).await.assert_problem(400, "invalid_grant");
     }
-    s.client().post("/v1/tokens/refresh", json!({"refresh_token": 5})).await.assert_problem(400, "invalid_request");
+    s.client()
+        .post("/v1/tokens/refresh", json!({"refresh_token": 5}))
+        .await
+        .assert_problem(400, "invalid_request");
 
     let off = TestServer::start(&[("TESSERA_TOKEN_REFRESH", "false")]).await;
     off.register("alice").await;
     let t = tokens(&off, "alice").await;
     assert!(t.get("refresh_token").is_none(), "{t}");
-    assert_eq!(me(&off, t["access_token"].as_str().unwrap()).await.status, StatusCode::OK);
-    refresh(&off, &"A".repeat(43)).await.assert_problem(400, "invalid_grant");
+    assert_eq!(
+        me(&off, t["access_token"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
+    refresh(&off, &"A".repeat(43))
+        .await
+        .assert_problem(400, "invalid_grant");
 }
 
 #[tokio::test]
@@ -157,8 +215,17 @@ async fn exchange_binds_a_jwt_to_the_session() {
     s.register("alice").await;
     let mut c = s.login("alice").await;
     let csrf = c.csrf.take().unwrap();
-    c.send(Method::POST, "/v1/tokens/exchange", None, &[]).await.assert_problem(403, "csrf_failed");
-    let r = c.send(Method::POST, "/v1/tokens/exchange", None, &[("x-csrf-token", &csrf)]).await;
+    c.send(Method::POST, "/v1/tokens/exchange", None, &[])
+        .await
+        .assert_problem(403, "csrf_failed");
+    let r = c
+        .send(
+            Method::POST,
+            "/v1/tokens/exchange",
+            None,
+            &[("x-csrf-token", &csrf)],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.header("pragma"), "no-cache");
     assert!(r.body.get("refresh_token").is_none());
@@ -166,14 +233,29 @@ async fn exchange_binds_a_jwt_to_the_session() {
     let session = c.get("/v1/sessions/current").await.body["session"].clone();
     let (_, claims) = parts(&xt);
     assert_eq!(claims["sid"], session["id"]);
-    assert_eq!(r.body["expires_in"], 300, "never outlives the session's idle deadline");
+    assert_eq!(
+        r.body["expires_in"], 300,
+        "never outlives the session's idle deadline"
+    );
     assert_eq!(me(&s, &xt).await.body["auth"], "jwt");
 
     // A JWT cannot mint JWTs or manage sessions.
-    Client::with_bearer(&s.url, &xt).send(Method::POST, "/v1/tokens/exchange", None, &[]).await.assert_problem(401, "unauthenticated");
-    Client::with_bearer(&s.url, &xt).get("/v1/sessions").await.assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &xt)
+        .send(Method::POST, "/v1/tokens/exchange", None, &[])
+        .await
+        .assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &xt)
+        .get("/v1/sessions")
+        .await
+        .assert_problem(401, "unauthenticated");
 
-    c.send(Method::DELETE, "/v1/sessions/current", None, &[("x-csrf-token", &csrf)]).await;
+    c.send(
+        Method::DELETE,
+        "/v1/sessions/current",
+        None,
+        &[("x-csrf-token", &csrf)],
+    )
+    .await;
     me(&s, &xt).await.assert_problem(401, "invalid_token");
 }
 
@@ -183,53 +265,127 @@ async fn revoke_access_refresh_and_session_tokens() {
     s.register("alice").await;
     let t = tokens(&s, "alice").await;
     let at = t["access_token"].as_str().unwrap();
-    let r = s.client().post("/v1/tokens/revoke", json!({"token": at, "token_type_hint": "access_token", "extra": 1})).await;
+    let r = s
+        .client()
+        .post(
+            "/v1/tokens/revoke",
+            json!({"token": at, "token_type_hint": "access_token", "extra": 1}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     me(&s, at).await.assert_problem(401, "invalid_token");
 
     let t = tokens(&s, "alice").await;
-    let form = format!("token={}&token_type_hint=refresh_token", t["refresh_token"].as_str().unwrap());
+    let form = format!(
+        "token={}&token_type_hint=refresh_token",
+        t["refresh_token"].as_str().unwrap()
+    );
     let url = format!("{}/v1/tokens/revoke", s.url);
-    let r = raw(&url, Method::POST, &[("content-type", "application/x-www-form-urlencoded")], Some(form.into_bytes())).await;
+    let r = raw(
+        &url,
+        Method::POST,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(form.into_bytes()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    me(&s, t["access_token"].as_str().unwrap()).await.assert_problem(401, "invalid_token");
-    refresh(&s, t["refresh_token"].as_str().unwrap()).await.assert_problem(400, "invalid_grant");
+    me(&s, t["access_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, "invalid_token");
+    refresh(&s, t["refresh_token"].as_str().unwrap())
+        .await
+        .assert_problem(400, "invalid_grant");
 
     let session = s.bearer_login("alice").await;
-    assert_eq!(s.client().post("/v1/tokens/revoke", json!({"token": session})).await.status, StatusCode::OK);
-    me(&s, &session).await.assert_problem(401, "unauthenticated");
+    assert_eq!(
+        s.client()
+            .post("/v1/tokens/revoke", json!({"token": session}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    me(&s, &session)
+        .await
+        .assert_problem(401, "unauthenticated");
 
-    assert_eq!(s.client().post("/v1/tokens/revoke", json!({"token": "unknown-token"})).await.status, StatusCode::OK);
-    s.client().post("/v1/tokens/revoke", json!({})).await.assert_problem(400, "invalid_request");
-    raw(&url, Method::POST, &[("content-type", "text/plain")], Some(b"token=x".to_vec())).await.assert_problem(415, "unsupported_media_type");
+    assert_eq!(
+        s.client()
+            .post("/v1/tokens/revoke", json!({"token": "unknown-token"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    s.client()
+        .post("/v1/tokens/revoke", json!({}))
+        .await
+        .assert_problem(400, "invalid_request");
+    raw(
+        &url,
+        Method::POST,
+        &[("content-type", "text/plain")],
+        Some(b"token=x".to_vec()),
+    )
+    .await
+    .assert_problem(415, "unsupported_media_type");
 }
 
 #[tokio::test]
 async fn introspection_needs_the_admin_key() {
     let off = TestServer::start(&[]).await;
-    off.client().post("/v1/tokens/introspect", json!({"token": "x"})).await.assert_problem(404, "not_found");
+    off.client()
+        .post("/v1/tokens/introspect", json!({"token": "x"}))
+        .await
+        .assert_problem(404, "not_found");
 
     let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]).await;
     let user = s.register("alice").await;
     let t = tokens(&s, "alice").await;
     let session = s.bearer_login("alice").await;
     let mut admin = Client::with_bearer(&s.url, ADMIN_KEY);
-    s.client().post("/v1/tokens/introspect", json!({"token": "x"})).await.assert_problem(401, "unauthenticated");
-    admin.post("/v1/tokens/introspect", json!({})).await.assert_problem(400, "invalid_request");
+    s.client()
+        .post("/v1/tokens/introspect", json!({"token": "x"}))
+        .await
+        .assert_problem(401, "unauthenticated");
+    admin
+        .post("/v1/tokens/introspect", json!({}))
+        .await
+        .assert_problem(400, "invalid_request");
 
-    let r = admin.post("/v1/tokens/introspect", json!({"token": t["access_token"]})).await;
-    assert_eq!(r.body, json!({"active": true, "sub": user["id"], "username": "alice", "roles": [], "exp": 1_800_000_600, "iat": 1_800_000_000, "token_type": "access_token"}));
-    let r = admin.post("/v1/tokens/introspect", json!({"token": t["refresh_token"]})).await;
+    let r = admin
+        .post("/v1/tokens/introspect", json!({"token": t["access_token"]}))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"active": true, "sub": user["id"], "username": "alice", "roles": [], "exp": 1_800_000_600, "iat": 1_800_000_000, "token_type": "access_token"})
+    );
+    let r = admin
+        .post(
+            "/v1/tokens/introspect",
+            json!({"token": t["refresh_token"]}),
+        )
+        .await;
     assert_eq!(r.body["token_type"], "refresh_token");
     assert_eq!(r.body["exp"], 1_800_000_000 + 30 * 86400);
-    let r = admin.post("/v1/tokens/introspect", json!({"token": session})).await;
+    let r = admin
+        .post("/v1/tokens/introspect", json!({"token": session}))
+        .await;
     assert_eq!(r.body["token_type"], "session");
     assert_eq!(r.body["exp"], 1_800_000_000 + 1800);
 
-    s.client().post("/v1/tokens/revoke", json!({"token": t["access_token"]})).await;
-    let r = admin.post("/v1/tokens/introspect", json!({"token": t["access_token"]})).await;
+    s.client()
+        .post("/v1/tokens/revoke", json!({"token": t["access_token"]}))
+        .await;
+    let r = admin
+        .post("/v1/tokens/introspect", json!({"token": t["access_token"]}))
+        .await;
     assert_eq!(r.body, json!({"active": false}));
-    assert_eq!(admin.post("/v1/tokens/introspect", json!({"token": "garbage"})).await.body, json!({"active": false}));
+    assert_eq!(
+        admin
+            .post("/v1/tokens/introspect", json!({"token": "garbage"}))
+            .await
+            .body,
+        json!({"active": false})
+    );
 }
 
 #[tokio::test]
@@ -240,29 +396,67 @@ async fn password_change_and_admin_revoke_kill_jwts_within_the_same_second() {
     let other = tokens(&s, "alice").await;
     let session = s.bearer_login("alice").await;
     let mut c = Client::with_bearer(&s.url, mine["access_token"].as_str().unwrap());
-    let r = c.post("/v1/password", json!({"current_password": PASSWORD, "new_password": "another password"})).await;
+    let r = c
+        .post(
+            "/v1/password",
+            json!({"current_password": PASSWORD, "new_password": "another password"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    me(&s, other["access_token"].as_str().unwrap()).await.assert_problem(401, "invalid_token");
-    refresh(&s, other["refresh_token"].as_str().unwrap()).await.assert_problem(400, "invalid_grant");
-    me(&s, &session).await.assert_problem(401, "unauthenticated");
-    assert_eq!(me(&s, mine["access_token"].as_str().unwrap()).await.status, StatusCode::OK, "the caller's family stays");
-    assert_eq!(refresh(&s, mine["refresh_token"].as_str().unwrap()).await.status, StatusCode::OK);
+    me(&s, other["access_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, "invalid_token");
+    refresh(&s, other["refresh_token"].as_str().unwrap())
+        .await
+        .assert_problem(400, "invalid_grant");
+    me(&s, &session)
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(
+        me(&s, mine["access_token"].as_str().unwrap()).await.status,
+        StatusCode::OK,
+        "the caller's family stays"
+    );
+    assert_eq!(
+        refresh(&s, mine["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let id = user["id"].as_str().unwrap();
-    let r = Client::with_bearer(&s.url, ADMIN_KEY).send(Method::POST, &format!("/v1/admin/users/{id}/revoke"), None, &[]).await;
+    let r = Client::with_bearer(&s.url, ADMIN_KEY)
+        .send(
+            Method::POST,
+            &format!("/v1/admin/users/{id}/revoke"),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    me(&s, mine["access_token"].as_str().unwrap()).await.assert_problem(401, "invalid_token");
+    me(&s, mine["access_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, "invalid_token");
 }
 
 #[tokio::test]
 async fn roles_that_would_overflow_the_token_are_refused() {
-    let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY), ("TESSERA_TOKEN_MAX_SIZE", "600")]).await;
+    let s = TestServer::start(&[
+        ("TESSERA_ADMIN_KEY", ADMIN_KEY),
+        ("TESSERA_TOKEN_MAX_SIZE", "600"),
+    ])
+    .await;
     let user = s.register("alice").await;
     let path = format!("/v1/admin/users/{}/roles", user["id"].as_str().unwrap());
     let mut admin = Client::with_bearer(&s.url, ADMIN_KEY);
     let many: Vec<String> = (0..40).map(|i| format!("role-number-{i}")).collect();
-    admin.send(Method::PUT, &path, Some(json!({"roles": many})), &[]).await.assert_problem(400, "token_too_large");
-    let r = admin.send(Method::PUT, &path, Some(json!({"roles": ["teller"]})), &[]).await;
+    admin
+        .send(Method::PUT, &path, Some(json!({"roles": many})), &[])
+        .await
+        .assert_problem(400, "token_too_large");
+    let r = admin
+        .send(Method::PUT, &path, Some(json!({"roles": ["teller"]})), &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let t = tokens(&s, "alice").await;
     let at = t["access_token"].as_str().unwrap();
@@ -272,10 +466,18 @@ async fn roles_that_would_overflow_the_token_are_refused() {
 
 #[tokio::test]
 async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
-    for (alg, kty) in [("EdDSA", Some("OKP")), ("ES256", Some("EC")), ("RS256", Some("RSA")), ("HS256", None)] {
+    for (alg, kty) in [
+        ("EdDSA", Some("OKP")),
+        ("ES256", Some("EC")),
+        ("RS256", Some("RSA")),
+        ("HS256", None),
+    ] {
         let s = TestServer::start(&[("TESSERA_TOKEN_ALGORITHM", alg)]).await;
         s.register("alice").await;
-        let at = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+        let at = tokens(&s, "alice").await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(parts(&at).0["alg"], alg);
         assert_eq!(me(&s, &at).await.status, StatusCode::OK, "{alg}");
         let r = s.client().get("/.well-known/jwks.json").await;
@@ -299,13 +501,25 @@ async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
 async fn key_rotation_keeps_old_tokens_until_they_expire() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let old = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let old = tokens(&s, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let auth = s.server.as_ref().unwrap().auth.clone();
     let new_key = auth.rotate_keys().await.unwrap();
-    let new = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let new = tokens(&s, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(parts(&new).0["kid"], new_key.kid.as_str());
     assert_ne!(parts(&old).0["kid"], parts(&new).0["kid"]);
-    assert_eq!(s.client().get("/.well-known/jwks.json").await.body["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.client().get("/.well-known/jwks.json").await.body["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(me(&s, &old).await.status, StatusCode::OK);
 
     s.advance(600 + 30);
@@ -318,7 +532,11 @@ async fn key_rotation_keeps_old_tokens_until_they_expire() {
 
 /// Builds a token from parts, signing `header.payload` with HMAC-SHA-256 under `secret`.
 fn hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
-    let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
+    let signing_input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(claims.to_string())
+    );
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
     let tag = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
     format!("{signing_input}.{}", B64.encode(tag.as_ref()))
@@ -328,7 +546,10 @@ fn hs256(header: &Value, claims: &Value, secret: &[u8]) -> String {
 async fn forged_and_malformed_tokens_are_refused() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let at = tokens(&s, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (header, claims) = parts(&at);
     let segs: Vec<&str> = at.split('.').collect();
     let (h64, p64, s64) = (segs[0], segs[1], segs[2]);
@@ -361,16 +582,25 @@ async fn forged_and_malformed_tokens_are_refused() {
     // A token from another Tessera (another key, same kid format).
     let elsewhere = TestServer::start(&[]).await;
     elsewhere.register("alice").await;
-    let foreign = tokens(&elsewhere, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let foreign = tokens(&elsewhere, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let foreign_sig = foreign.rsplit('.').next().unwrap();
 
     let cases: Vec<(&str, String)> = vec![
         ("alg none", format!("{}.{p64}.", enc(&none))),
         ("alg nOnE", format!("{}.{p64}.", enc(&none_caps))),
-        ("HS256 keyed with the public key", hs256(&hs, &claims, &public)),
+        (
+            "HS256 keyed with the public key",
+            hs256(&hs, &claims, &public),
+        ),
         ("payload edited", with(header.clone(), admin_claims)),
         ("signature stripped", format!("{h64}.{p64}.")),
-        ("signature of another key", format!("{h64}.{p64}.{foreign_sig}")),
+        (
+            "signature of another key",
+            format!("{h64}.{p64}.{foreign_sig}"),
+        ),
         ("token of another server", foreign.clone()),
         ("kid path injection", with(other_kid, claims.clone())),
         ("kid SQL injection", with(sql_kid, claims.clone())),
@@ -379,19 +609,36 @@ async fn forged_and_malformed_tokens_are_refused() {
         ("two segments", format!("{h64}.{p64}")),
         ("four segments", format!("{at}.{s64}")),
         ("invalid base64url", "!!!.???.***".to_owned()),
-        ("non-JSON header", format!("{}.{p64}.{s64}", B64.encode("not json"))),
-        ("non-JSON payload", format!("{h64}.{}.{s64}", B64.encode("[1,2"))),
+        (
+            "non-JSON header",
+            format!("{}.{p64}.{s64}", B64.encode("not json")),
+        ),
+        (
+            "non-JSON payload",
+            format!("{h64}.{}.{s64}", B64.encode("[1,2")),
+        ),
         ("exp as a string", with(header.clone(), string_exp)),
         ("huge exp", with(header.clone(), huge_exp)),
-        ("16 KiB token", format!("{h64}.{}.{s64}", "A".repeat(16 * 1024))),
+        (
+            "16 KiB token",
+            format!("{h64}.{}.{s64}", "A".repeat(16 * 1024)),
+        ),
     ];
     for (name, token) in cases {
         let r = me(&s, &token).await;
         assert_eq!(r.status.as_u16(), 401, "{name}: {}", r.text);
         assert_eq!(r.code(), "invalid_token", "{name}");
-        assert!(!r.text.to_lowercase().contains("jsonwebtoken"), "{name}: {}", r.text);
+        assert!(
+            !r.text.to_lowercase().contains("jsonwebtoken"),
+            "{name}: {}",
+            r.text
+        );
     }
-    assert_eq!(me(&s, &at).await.status, StatusCode::OK, "the genuine token still works");
+    assert_eq!(
+        me(&s, &at).await.status,
+        StatusCode::OK,
+        "the genuine token still works"
+    );
 }
 
 #[tokio::test]
@@ -404,19 +651,42 @@ async fn forward_auth_mints_an_upstream_token() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let (_, claims) = parts(r.header("x-auth-token"));
     assert_eq!(claims["aud"], "upstream");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 60);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60
+    );
     let session = c.get("/v1/sessions/current").await.body["session"].clone();
     assert_eq!(claims["sid"], session["id"]);
 
     // The forwarded request's method decides whether CSRF applies.
-    c.send(Method::GET, "/v1/auth", None, &[("x-forwarded-method", "POST")]).await.assert_problem(403, "csrf_failed");
-    let ok = c.send(Method::GET, "/v1/auth", None, &[("x-original-method", "DELETE"), ("x-csrf-token", &csrf)]).await;
+    c.send(
+        Method::GET,
+        "/v1/auth",
+        None,
+        &[("x-forwarded-method", "POST")],
+    )
+    .await
+    .assert_problem(403, "csrf_failed");
+    let ok = c
+        .send(
+            Method::GET,
+            "/v1/auth",
+            None,
+            &[("x-original-method", "DELETE"), ("x-csrf-token", &csrf)],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
 
-    let jwt = tokens(&s, "alice").await["access_token"].as_str().unwrap().to_owned();
+    let jwt = tokens(&s, "alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = Client::with_bearer(&s.url, &jwt).get("/v1/auth").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(parts(r.header("x-auth-token")).1["sid"], parts(&jwt).1["sid"]);
+    assert_eq!(
+        parts(r.header("x-auth-token")).1["sid"],
+        parts(&jwt).1["sid"]
+    );
 }
 
 #[tokio::test]
@@ -427,8 +697,16 @@ async fn tokens_verify_after_a_restart() {
     s.server.take().unwrap().shutdown().await.unwrap();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = TestServer::start_in(dir, &[]).await;
-    assert_eq!(me(&s2, t["access_token"].as_str().unwrap()).await.status, StatusCode::OK);
-    assert_eq!(refresh(&s2, t["refresh_token"].as_str().unwrap()).await.status, StatusCode::OK);
+    assert_eq!(
+        me(&s2, t["access_token"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        refresh(&s2, t["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -436,9 +714,13 @@ async fn revocations_survive_a_restart() {
     let mut s = TestServer::start(&[]).await;
     s.register("alice").await;
     let t = tokens(&s, "alice").await;
-    s.client().post("/v1/tokens/revoke", json!({"token": t["access_token"]})).await;
+    s.client()
+        .post("/v1/tokens/revoke", json!({"token": t["access_token"]}))
+        .await;
     s.server.take().unwrap().shutdown().await.unwrap();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = TestServer::start_in(dir, &[]).await;
-    me(&s2, t["access_token"].as_str().unwrap()).await.assert_problem(401, "invalid_token");
+    me(&s2, t["access_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, "invalid_token");
 }

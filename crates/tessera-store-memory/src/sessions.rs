@@ -1,6 +1,7 @@
 //! Sessions, by id and by token digest.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tessera_core::session::SessionRecord;
@@ -61,13 +62,17 @@ impl SessionStore for MemoryStore {
         &self,
         digest: &TokenDigest,
         now: Timestamp,
-    ) -> StoreResult<Option<SessionRecord>> {
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let sessions = lock(&self.sessions);
         let found = sessions
             .by_digest
             .get(digest)
             .and_then(|id| sessions.by_id.get(id));
-        Ok(found.map(|(_, s)| s).filter(|s| s.is_live(now)).cloned())
+        Ok(found
+            .map(|(_, s)| s)
+            .filter(|s| s.is_live(now))
+            .cloned()
+            .map(Arc::new))
     }
 
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! Accounts, by id and by canonical username.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tessera_core::UserId;
@@ -33,11 +34,11 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
         Ok(lock(&self.users)
             .by_id
             .get(&id)
-            .map(|(_, user)| user.clone()))
+            .map(|(_, user)| Arc::new(user.clone())))
     }
 
     async fn user_by_name(&self, canonical: &str) -> StoreResult<Option<User>> {

@@ -75,10 +75,13 @@ impl Pool {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        timed("read", blocking(move || {
-            let i = pool.next_reader.fetch_add(1, Ordering::Relaxed) % pool.readers.len();
-            f(&lock(&pool.readers[i]))
-        }))
+        timed(
+            "read",
+            blocking(move || {
+                let i = pool.next_reader.fetch_add(1, Ordering::Relaxed) % pool.readers.len();
+                f(&lock(&pool.readers[i]))
+            }),
+        )
         .await
     }
 
@@ -96,7 +99,10 @@ impl Pool {
 
 /// Awaits a store call and records its latency (queueing included) as
 /// `tessera_store_duration_seconds{backend="sqlite", kind}`.
-async fn timed<T>(kind: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+async fn timed<T>(
+    kind: &'static str,
+    call: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
     let started = Instant::now();
     let result = call.await;
     metrics::histogram!("tessera_store_duration_seconds", "backend" => "sqlite", "kind" => kind)

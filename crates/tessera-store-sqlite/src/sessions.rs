@@ -1,5 +1,7 @@
 //! [`SessionStore`] on the `sessions` table.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use tessera_core::session::SessionRecord;
@@ -60,7 +62,7 @@ impl SessionStore for SqliteStore {
         &self,
         digest: &TokenDigest,
         now: Timestamp,
-    ) -> StoreResult<Option<SessionRecord>> {
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let digest = *digest;
         self.pool
             .read(move |conn| {
@@ -77,6 +79,7 @@ impl SessionStore for SqliteStore {
                 .optional()
             })
             .await
+            .map(|found| found.map(Arc::new))
     }
 
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {

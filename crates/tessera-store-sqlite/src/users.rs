@@ -1,5 +1,7 @@
 //! [`UserStore`] on the `users` table. Roles are kept as a JSON array, in grant order.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use tessera_core::UserId;
@@ -53,7 +55,7 @@ impl UserStore for SqliteStore {
             .await
     }
 
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
         self.pool
             .read(move |conn| {
                 conn.prepare_cached(concat!("SELECT ", columns!(), " FROM users WHERE id = ?1"))?
@@ -61,6 +63,7 @@ impl UserStore for SqliteStore {
                     .optional()
             })
             .await
+            .map(|found| found.map(Arc::new))
     }
 
     async fn user_by_name(&self, canonical: &str) -> StoreResult<Option<User>> {

@@ -114,7 +114,9 @@ async fn data_survives_closing_and_reopening() {
             .sessions
             .session_by_digest(&session.digest, t(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(session)
     );
     let (spent, stored_family) = stores

@@ -16,7 +16,9 @@ pub async fn sessions_create_and_lookup(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(0))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s.clone())
     );
     assert_eq!(
@@ -24,7 +26,9 @@ pub async fn sessions_create_and_lookup(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s)
     );
     assert_eq!(
@@ -32,7 +36,9 @@ pub async fn sessions_create_and_lookup(stores: &Stores) {
             .sessions
             .session_by_digest(&digest(), at(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
 }
@@ -53,7 +59,9 @@ pub async fn sessions_conflict_on_id_or_digest(stores: &Stores) {
             .sessions
             .session_by_digest(&same_id.digest, at(2))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
 
@@ -76,7 +84,9 @@ pub async fn sessions_conflict_on_id_or_digest(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(2))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s)
     );
 }
@@ -93,7 +103,9 @@ pub async fn sessions_end_at_absolute_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, just_before)
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s.clone())
     );
     assert_eq!(
@@ -101,7 +113,9 @@ pub async fn sessions_end_at_absolute_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(100))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -109,7 +123,9 @@ pub async fn sessions_end_at_absolute_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(500))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -142,7 +158,9 @@ pub async fn sessions_end_at_idle_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, just_before)
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s.clone())
     );
     assert_eq!(
@@ -150,7 +168,9 @@ pub async fn sessions_end_at_idle_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(100))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -158,7 +178,9 @@ pub async fn sessions_end_at_idle_deadline(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(500))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -203,7 +225,9 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
             .sessions
             .session_by_digest(&s.digest, at(120))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(expected)
     );
     assert_eq!(
@@ -211,7 +235,9 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
             .sessions
             .session_by_digest(&s.digest, at(150))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
 
@@ -227,7 +253,9 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
             .sessions
             .session_by_digest(&s.digest, at(250))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
 
@@ -253,7 +281,9 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
             .sessions
             .session_by_digest(&gone.digest, at(20))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -272,7 +302,9 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
             .sessions
             .session_by_digest(&unknown.digest, at(20))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
 }
@@ -334,7 +366,9 @@ pub async fn sessions_delete_session_checks_owner(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(s.clone())
     );
     assert_eq!(
@@ -355,7 +389,9 @@ pub async fn sessions_delete_session_checks_owner(stores: &Stores) {
             .sessions
             .session_by_digest(&s.digest, at(1))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -402,7 +438,9 @@ pub async fn sessions_delete_sessions_of_user_keeps_one(stores: &Stores) {
             .sessions
             .session_by_digest(&a1.digest, at(10))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -463,7 +501,9 @@ pub async fn sessions_purge_removes_ended_sessions(stores: &Stores) {
             .sessions
             .session_by_digest(&absolute.digest, at(50))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(
@@ -471,7 +511,9 @@ pub async fn sessions_purge_removes_ended_sessions(stores: &Stores) {
             .sessions
             .session_by_digest(&idle.digest, at(50))
             .await
-            .unwrap(),
+            .unwrap()
+            .as_deref()
+            .cloned(),
         None
     );
     assert_eq!(

@@ -11,7 +11,13 @@ pub async fn users_create_and_lookup(stores: &Stores) {
     stores.users.create_user(&alice).await.unwrap();
 
     assert_eq!(
-        stores.users.user_by_id(alice.id).await.unwrap(),
+        stores
+            .users
+            .user_by_id(alice.id)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(alice.clone())
     );
     assert_eq!(
@@ -38,7 +44,13 @@ pub async fn users_conflict_on_id_or_canonical_name(stores: &Stores) {
 
     assert_eq!(stores.users.user_by_name("carol").await.unwrap(), None);
     assert_eq!(
-        stores.users.user_by_id(alice.id).await.unwrap(),
+        stores
+            .users
+            .user_by_id(alice.id)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(alice.clone())
     );
     assert_eq!(stores.users.list_users().await.unwrap(), vec![alice]);
@@ -68,7 +80,13 @@ pub async fn users_set_roles(stores: &Stores) {
     };
     assert_eq!(updated, Some(expected.clone()));
     assert_eq!(
-        stores.users.user_by_id(alice.id).await.unwrap(),
+        stores
+            .users
+            .user_by_id(alice.id)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
         Some(expected.clone())
     );
 
@@ -86,7 +104,16 @@ pub async fn users_set_roles(stores: &Stores) {
 
     let unknown = UserId::random();
     assert_eq!(stores.users.set_roles(unknown, &roles).await.unwrap(), None);
-    assert_eq!(stores.users.user_by_id(unknown).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .users
+            .user_by_id(unknown)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
+        None
+    );
 }
 
 /// `set_password_hash` replaces the hash; `false` for an unknown id, which stays unknown.
@@ -106,7 +133,16 @@ pub async fn users_set_password_hash(stores: &Stores) {
     let stored = stores.users.user_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!(stored.password_hash, "$argon2id$new");
     assert_eq!(stored.roles, alice.roles);
-    assert_eq!(stores.users.user_by_id(bob.id).await.unwrap(), Some(bob));
+    assert_eq!(
+        stores
+            .users
+            .user_by_id(bob.id)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
+        Some(bob)
+    );
 
     let unknown = UserId::random();
     assert!(
@@ -116,7 +152,16 @@ pub async fn users_set_password_hash(stores: &Stores) {
             .await
             .unwrap()
     );
-    assert_eq!(stores.users.user_by_id(unknown).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .users
+            .user_by_id(unknown)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
+        None
+    );
 }
 
 /// A deleted user is gone by id, name and list, and their name is free again.
@@ -127,7 +172,16 @@ pub async fn users_delete(stores: &Stores) {
     stores.users.create_user(&bob).await.unwrap();
 
     assert!(stores.users.delete_user(alice.id).await.unwrap());
-    assert_eq!(stores.users.user_by_id(alice.id).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .users
+            .user_by_id(alice.id)
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
+        None
+    );
     assert_eq!(stores.users.user_by_name("alice").await.unwrap(), None);
     assert_eq!(stores.users.list_users().await.unwrap(), vec![bob.clone()]);
     assert!(!stores.users.delete_user(alice.id).await.unwrap());

@@ -1,10 +1,12 @@
 //! Accounts: registration, password checks and changes, roles, removal.
 
+use std::sync::Arc;
+
 use super::{Auth, AuthError};
+use crate::UserId;
 use crate::password::{MAX_PASSWORD_BYTES, validate_password};
 use crate::store::StoreError;
 use crate::user::{User, Username, canonical_username, normalize_roles};
-use crate::UserId;
 
 impl Auth {
     /// `POST /v1/users`: a new account with no roles, when signup is open.
@@ -22,7 +24,12 @@ impl Auth {
     ///
     /// # Errors
     /// `InvalidRequest` for a malformed name, password or role; `UsernameTaken`.
-    pub async fn create_user(&self, username: &str, password: &str, roles: &[String]) -> Result<User, AuthError> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        roles: &[String],
+    ) -> Result<User, AuthError> {
         let username = Username::parse(username)?;
         validate_password(password)?;
         let roles = normalize_roles(roles)?;
@@ -45,23 +52,37 @@ impl Auth {
     ///
     /// # Errors
     /// `InvalidRequest` for input no account could have, `TooManyAttempts`, `InvalidCredentials`.
-    pub async fn check_password(&self, username: &str, password: &str, address: &str) -> Result<User, AuthError> {
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<User, AuthError> {
         let username = Username::parse(username)?;
         if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
-            return Err(AuthError::InvalidRequest("password must be 1 to 1024 bytes".into()));
+            return Err(AuthError::InvalidRequest(
+                "password must be 1 to 1024 bytes".into(),
+            ));
         }
         let canonical = username.canonical();
         self.throttle_check(&canonical, address)?;
         let user = self.stores.users.user_by_name(&canonical).await?;
-        self.verify_password(user, &canonical, password, address).await
+        self.verify_password(user, &canonical, password, address)
+            .await
     }
 
     /// Verifies `password` for an already known `user` (a password change), throttled like a
     /// login.
-    async fn recheck_password(&self, user: &User, password: &str, address: &str) -> Result<User, AuthError> {
+    async fn recheck_password(
+        &self,
+        user: &User,
+        password: &str,
+        address: &str,
+    ) -> Result<User, AuthError> {
         let canonical = user.username.canonical();
         self.throttle_check(&canonical, address)?;
-        self.verify_password(Some(user.clone()), &canonical, password, address).await
+        self.verify_password(Some(user.clone()), &canonical, password, address)
+            .await
     }
 
     fn throttle_check(&self, canonical: &str, address: &str) -> Result<(), AuthError> {
@@ -70,7 +91,13 @@ impl Auth {
             .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
     }
 
-    async fn verify_password(&self, user: Option<User>, canonical: &str, password: &str, address: &str) -> Result<User, AuthError> {
+    async fn verify_password(
+        &self,
+        user: Option<User>,
+        canonical: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<User, AuthError> {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if self.passwords.verify(password.to_owned(), stored).await {
             self.throttle.record_success(canonical);
@@ -98,9 +125,12 @@ impl Auth {
     ) -> Result<(), AuthError> {
         validate_password(new_password)?;
         if current_password.is_empty() || current_password.len() > MAX_PASSWORD_BYTES {
-            return Err(AuthError::InvalidRequest("current_password must be 1 to 1024 bytes".into()));
+            return Err(AuthError::InvalidRequest(
+                "current_password must be 1 to 1024 bytes".into(),
+            ));
         }
-        self.recheck_password(user, current_password, address).await?;
+        self.recheck_password(user, current_password, address)
+            .await?;
         let hash = self.passwords.hash(new_password.to_owned()).await;
         if !self.stores.users.set_password_hash(user.id, &hash).await? {
             return Err(AuthError::Unauthenticated);
@@ -112,8 +142,12 @@ impl Auth {
     ///
     /// # Errors
     /// `NotFound` for an unknown id.
-    pub async fn user(&self, id: UserId) -> Result<User, AuthError> {
-        self.stores.users.user_by_id(id).await?.ok_or(AuthError::NotFound)
+    pub async fn user(&self, id: UserId) -> Result<Arc<User>, AuthError> {
+        self.stores
+            .users
+            .user_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)
     }
 
     /// The user with this name (any case).
@@ -121,7 +155,11 @@ impl Auth {
     /// # Errors
     /// `NotFound` for an unknown name.
     pub async fn user_by_name(&self, username: &str) -> Result<User, AuthError> {
-        self.stores.users.user_by_name(&canonical_username(username)).await?.ok_or(AuthError::NotFound)
+        self.stores
+            .users
+            .user_by_name(&canonical_username(username))
+            .await?
+            .ok_or(AuthError::NotFound)
     }
 
     /// Every account, oldest first.
@@ -141,7 +179,11 @@ impl Auth {
         let roles = normalize_roles(roles)?;
         let user = self.user(id).await?;
         self.check_token_size(&user, &roles)?;
-        self.stores.users.set_roles(id, &roles).await?.ok_or(AuthError::NotFound)
+        self.stores
+            .users
+            .set_roles(id, &roles)
+            .await?
+            .ok_or(AuthError::NotFound)
     }
 
     /// Ends every session and refresh family of the user, with their access tokens (the admin

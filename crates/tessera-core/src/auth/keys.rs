@@ -10,7 +10,11 @@ use crate::store::{KeyStore, SigningKeyRecord};
 use crate::token::{KeyRing, generate_key};
 
 /// Builds the key ring, creating the first signing key when there is none.
-pub(super) async fn load_ring(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<KeyRing, AuthError> {
+pub(super) async fn load_ring(
+    keys: &dyn KeyStore,
+    policy: &TokenPolicy,
+    now: Timestamp,
+) -> Result<KeyRing, AuthError> {
     if current_key(keys).await?.is_none() {
         rotate(keys, policy, now).await?;
     }
@@ -20,10 +24,17 @@ pub(super) async fn load_ring(keys: &dyn KeyStore, policy: &TokenPolicy, now: Ti
 /// The key new tokens are signed with.
 async fn current_key(keys: &dyn KeyStore) -> Result<Option<SigningKeyRecord>, AuthError> {
     let records = keys.signing_keys().await?;
-    Ok(records.into_iter().filter(|r| r.retires_at.is_none()).max_by_key(|r| r.created_at))
+    Ok(records
+        .into_iter()
+        .filter(|r| r.retires_at.is_none())
+        .max_by_key(|r| r.created_at))
 }
 
-async fn rotate(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<SigningKeyRecord, AuthError> {
+async fn rotate(
+    keys: &dyn KeyStore,
+    policy: &TokenPolicy,
+    now: Timestamp,
+) -> Result<SigningKeyRecord, AuthError> {
     let retires_at = now.plus(policy.longest_token_life());
     for old in keys.signing_keys().await? {
         if old.retires_at.is_none() {
@@ -35,7 +46,11 @@ async fn rotate(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Re
     Ok(key)
 }
 
-async fn build_ring(keys: &dyn KeyStore, policy: &TokenPolicy, now: Timestamp) -> Result<KeyRing, AuthError> {
+async fn build_ring(
+    keys: &dyn KeyStore,
+    policy: &TokenPolicy,
+    now: Timestamp,
+) -> Result<KeyRing, AuthError> {
     let records = keys.signing_keys().await?;
     KeyRing::new(&records, now, policy.access.clone()).map_err(|e| AuthError::Keys(e.to_string()))
 }

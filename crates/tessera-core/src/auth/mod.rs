@@ -61,7 +61,14 @@ impl Auth {
         throttle: LoginThrottle,
     ) -> Result<Self, AuthError> {
         let ring = keys::load_ring(stores.keys.as_ref(), &settings.tokens, clock.now()).await?;
-        let auth = Self { stores, clock, settings, passwords, throttle, tokens: TokenState::new(ring) };
+        let auth = Self {
+            stores,
+            clock,
+            settings,
+            passwords,
+            throttle,
+            tokens: TokenState::new(ring),
+        };
         auth.reload_revocations().await?;
         Ok(auth)
     }
@@ -101,7 +108,11 @@ impl Auth {
         self.throttle.prune(now);
         let grace_closed_before = now.minus(self.settings.tokens.refresh_grace);
         let mut purged = self.stores.sessions.purge_expired_sessions(now).await?;
-        purged += self.stores.refresh.purge_refresh(now, grace_closed_before).await?;
+        purged += self
+            .stores
+            .refresh
+            .purge_refresh(now, grace_closed_before)
+            .await?;
         purged += self.stores.revocations.purge_revocations(now).await?;
         self.purge_retired_keys(now).await?;
         Ok(purged)

@@ -1,6 +1,8 @@
 //! Ending things and telling what is alive: the RFC 7009 revoke, the RFC 7662 introspection, and
 //! the revocations that make access tokens die with their session or family.
 
+use std::sync::Arc;
+
 use super::{Auth, AuthError};
 use crate::store::{Revocation, RevokedKind};
 use crate::token::AccessClaims;
@@ -35,7 +37,7 @@ pub struct ActiveToken {
     /// Its kind.
     pub kind: TokenKind,
     /// Its owner.
-    pub user: User,
+    pub user: Arc<User>,
     /// When it stops being valid (NumericDate seconds).
     pub exp: i64,
     /// When it was issued (NumericDate seconds).
@@ -54,7 +56,9 @@ impl Auth {
             let digest = opaque.digest();
             if let Some((_, family)) = self.stores.refresh.refresh_token(&digest).await? {
                 self.end_family(family.id).await?;
-            } else if let Some(session) = self.stores.sessions.session_by_digest(&digest, now).await? {
+            } else if let Some(session) =
+                self.stores.sessions.session_by_digest(&digest, now).await?
+            {
                 self.end_session(session.user_id, session.id).await?;
             }
             return Ok(());
@@ -62,7 +66,12 @@ impl Auth {
         // Only a token this server signed may add to the denylist.
         if let Ok(claims) = self.tokens.ring.load().verify(token, now) {
             let expires_at = claims.expires_at().plus(self.settings.tokens.access.leeway);
-            self.remember(Revocation { kind: RevokedKind::AccessToken, id: claims.jti, expires_at }).await?;
+            self.remember(Revocation {
+                kind: RevokedKind::AccessToken,
+                id: claims.jti,
+                expires_at,
+            })
+            .await?;
             metrics::counter!("tessera_revocations_total", "mode" => "jwt", "kind" => "access_token").increment(1);
         }
         Ok(())
@@ -84,7 +93,8 @@ impl Auth {
         };
         let digest = opaque.digest();
         if let Some((record, family)) = self.stores.refresh.refresh_token(&digest).await? {
-            let usable = self.settings.tokens.refresh && record.spent_at.is_none() && family.is_open(now);
+            let usable =
+                self.settings.tokens.refresh && record.spent_at.is_none() && family.is_open(now);
             let user = self.stores.users.user_by_id(family.user_id).await?;
             return Ok(user.filter(|_| usable).map(|user| ActiveToken {
                 kind: TokenKind::RefreshToken,
@@ -118,12 +128,28 @@ impl Auth {
 
     /// Ends every session and refresh family of the user but the caller's own `keep` (a
     /// session or family id), with all their access tokens.
-    pub(super) async fn end_everything_of(&self, user_id: UserId, keep: Option<&str>) -> Result<(), AuthError> {
+    pub(super) async fn end_everything_of(
+        &self,
+        user_id: UserId,
+        keep: Option<&str>,
+    ) -> Result<(), AuthError> {
         let keep_session = keep.and_then(|k| k.parse::<SessionId>().ok());
         let keep_family = keep.and_then(|k| k.parse::<FamilyId>().ok());
-        let sessions = self.stores.sessions.delete_sessions_of_user(user_id, keep_session).await?;
-        let families = self.stores.refresh.end_families_of_user(user_id, keep_family, self.now()).await?;
-        let ended = sessions.iter().map(|s| s.id.to_string()).chain(families.iter().map(ToString::to_string)).collect();
+        let sessions = self
+            .stores
+            .sessions
+            .delete_sessions_of_user(user_id, keep_session)
+            .await?;
+        let families = self
+            .stores
+            .refresh
+            .end_families_of_user(user_id, keep_family, self.now())
+            .await?;
+        let ended = sessions
+            .iter()
+            .map(|s| s.id.to_string())
+            .chain(families.iter().map(ToString::to_string))
+            .collect();
         self.revoke_sids(ended).await
     }
 
@@ -131,7 +157,12 @@ impl Auth {
     pub(super) async fn revoke_sids(&self, sids: Vec<String>) -> Result<(), AuthError> {
         let expires_at = self.now().plus(self.settings.tokens.longest_token_life());
         for id in sids {
-            self.remember(Revocation { kind: RevokedKind::Sid, id, expires_at }).await?;
+            self.remember(Revocation {
+                kind: RevokedKind::Sid,
+                id,
+                expires_at,
+            })
+            .await?;
             metrics::counter!("tessera_revocations_total", "mode" => "sid", "kind" => "session_or_family").increment(1);
         }
         Ok(())
@@ -155,6 +186,11 @@ impl Auth {
     }
 }
 
-fn active_access(claims: &AccessClaims, user: User) -> ActiveToken {
-    ActiveToken { kind: TokenKind::AccessToken, user, exp: claims.exp, iat: claims.iat }
+fn active_access(claims: &AccessClaims, user: Arc<User>) -> ActiveToken {
+    ActiveToken {
+        kind: TokenKind::AccessToken,
+        user,
+        exp: claims.exp,
+        iat: claims.iat,
+    }
 }

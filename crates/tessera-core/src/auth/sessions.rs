@@ -1,10 +1,12 @@
 //! Password logins into sessions, and everything a session token can do.
 
+use std::sync::Arc;
+
 use super::{Auth, AuthError};
 use crate::session::SessionRecord;
 use crate::store::StoreError;
 use crate::user::User;
-use crate::{OpaqueToken, SessionId, UserId};
+use crate::{OpaqueToken, SessionId, Timestamp, UserId};
 
 /// Who is asking, as far as the session list shows it.
 #[derive(Clone, Debug, Default)]
@@ -29,10 +31,14 @@ pub struct NewSession {
 /// A request authenticated by a session token.
 #[derive(Clone, Debug)]
 pub struct SessionAuth {
-    /// The live session (with its deadlines as of this request).
-    pub session: SessionRecord,
+    /// The live session as stored (its `last_seen_at` may lag this request).
+    pub session: Arc<SessionRecord>,
     /// Its owner, as stored now (current roles).
-    pub user: User,
+    pub user: Arc<User>,
+    /// When this request was seen: the session's latest activity.
+    pub seen_at: Timestamp,
+    /// The idle deadline this request set.
+    pub idle_expires_at: Timestamp,
 }
 
 impl Auth {
@@ -48,7 +54,9 @@ impl Auth {
         client: &ClientInfo,
         carried: Option<&OpaqueToken>,
     ) -> Result<NewSession, AuthError> {
-        let user = self.check_password(username, password, &client.address).await?;
+        let user = self
+            .check_password(username, password, &client.address)
+            .await?;
         if let Some(old) = carried {
             self.end_carried_session(old).await?;
         }
@@ -57,7 +65,12 @@ impl Auth {
 
     async fn end_carried_session(&self, token: &OpaqueToken) -> Result<(), AuthError> {
         let now = self.now();
-        if let Some(old) = self.stores.sessions.session_by_digest(&token.digest(), now).await? {
+        if let Some(old) = self
+            .stores
+            .sessions
+            .session_by_digest(&token.digest(), now)
+            .await?
+        {
             self.end_session(old.user_id, old.id).await?;
         }
         Ok(())
@@ -66,10 +79,20 @@ impl Auth {
     async fn open_session(&self, user: User, client: &ClientInfo) -> Result<NewSession, AuthError> {
         let now = self.now();
         loop {
-            let (token, session) =
-                self.settings.session.new_session(user.id, now, &client.user_agent, client.address.clone());
+            let (token, session) = self.settings.session.new_session(
+                user.id,
+                now,
+                &client.user_agent,
+                client.address.clone(),
+            );
             match self.stores.sessions.create_session(&session).await {
-                Ok(()) => return Ok(NewSession { token, session, user }),
+                Ok(()) => {
+                    return Ok(NewSession {
+                        token,
+                        session,
+                        user,
+                    });
+                }
                 // A 256-bit collision is not going to happen; if the store says so, draw again.
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -83,7 +106,10 @@ impl Auth {
     ///
     /// # Errors
     /// `Unauthenticated` for an unknown, expired or ended session or a removed user.
-    pub async fn authenticate_session(&self, token: &OpaqueToken) -> Result<SessionAuth, AuthError> {
+    pub async fn authenticate_session(
+        &self,
+        token: &OpaqueToken,
+    ) -> Result<SessionAuth, AuthError> {
         let now = self.now();
         let policy = &self.settings.session;
         let mut session = self
@@ -93,14 +119,26 @@ impl Auth {
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         if policy.needs_touch(&session, now) {
-            session.last_seen_at = now;
-            session.idle_expires_at = policy.idle_deadline(&session, now);
-            self.stores.sessions.touch_session(&session).await?;
+            let mut touched = SessionRecord::clone(&session);
+            touched.last_seen_at = now;
+            touched.idle_expires_at = policy.idle_deadline(&touched, now);
+            self.stores.sessions.touch_session(&touched).await?;
+            session = Arc::new(touched);
         }
-        let user = self.stores.users.user_by_id(session.user_id).await?.ok_or(AuthError::Unauthenticated)?;
-        // Report the deadlines this request set, even when the store lags behind.
-        session.idle_expires_at = policy.idle_deadline(&session, now);
-        Ok(SessionAuth { session, user })
+        let user = self
+            .stores
+            .users
+            .user_by_id(session.user_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        // The deadline this request set, even when the store lags behind.
+        let idle_expires_at = policy.idle_deadline(&session, now);
+        Ok(SessionAuth {
+            session,
+            user,
+            seen_at: now,
+            idle_expires_at,
+        })
     }
 
     /// The user's live sessions, oldest first.
@@ -108,14 +146,22 @@ impl Auth {
     /// # Errors
     /// A store error.
     pub async fn sessions_of(&self, user_id: UserId) -> Result<Vec<SessionRecord>, AuthError> {
-        Ok(self.stores.sessions.sessions_of_user(user_id, self.now()).await?)
+        Ok(self
+            .stores
+            .sessions
+            .sessions_of_user(user_id, self.now())
+            .await?)
     }
 
     /// Ends one of the user's own live sessions, with the access tokens minted from it.
     ///
     /// # Errors
     /// `NotFound` for any other id (another user's, an ended one, an unknown one).
-    pub async fn end_session(&self, user_id: UserId, id: SessionId) -> Result<SessionRecord, AuthError> {
+    pub async fn end_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+    ) -> Result<SessionRecord, AuthError> {
         let now = self.now();
         let owned_and_live = self
             .stores
@@ -127,7 +173,12 @@ impl Auth {
         if !owned_and_live {
             return Err(AuthError::NotFound);
         }
-        let ended = self.stores.sessions.delete_session(user_id, id).await?.ok_or(AuthError::NotFound)?;
+        let ended = self
+            .stores
+            .sessions
+            .delete_session(user_id, id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
         self.revoke_sids(vec![ended.id.to_string()]).await?;
         Ok(ended)
     }
@@ -136,8 +187,17 @@ impl Auth {
     ///
     /// # Errors
     /// A store error.
-    pub async fn end_sessions(&self, user_id: UserId, keep: Option<SessionId>) -> Result<(), AuthError> {
-        let ended = self.stores.sessions.delete_sessions_of_user(user_id, keep).await?;
-        self.revoke_sids(ended.iter().map(|s| s.id.to_string()).collect()).await
+    pub async fn end_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<(), AuthError> {
+        let ended = self
+            .stores
+            .sessions
+            .delete_sessions_of_user(user_id, keep)
+            .await?;
+        self.revoke_sids(ended.iter().map(|s| s.id.to_string()).collect())
+            .await
     }
 }

@@ -9,7 +9,10 @@ use arc_swap::ArcSwap;
 use super::sessions::SessionAuth;
 use super::{Auth, AuthError};
 use crate::store::{KeyAlgorithm, RefreshFamily, RefreshToken, RotateOutcome, StoreError};
-use crate::token::{AccessClaims, KeyRing, RevocationSet, TokenSettings, VerifiedTokenCache, open_successor, seal_successor};
+use crate::token::{
+    AccessClaims, KeyRing, RevocationSet, TokenSettings, VerifiedTokenCache, open_successor,
+    seal_successor,
+};
 use crate::user::User;
 use crate::{FamilyId, OpaqueToken, Timestamp};
 
@@ -37,7 +40,10 @@ impl TokenPolicy {
     /// The longest an access token of any kind can stay valid after it is issued (with leeway):
     /// how long a revocation or a retired key must be remembered.
     pub fn longest_token_life(&self) -> Duration {
-        let forward = self.forward_auth.as_ref().map_or(Duration::ZERO, |(_, ttl)| *ttl);
+        let forward = self
+            .forward_auth
+            .as_ref()
+            .map_or(Duration::ZERO, |(_, ttl)| *ttl);
         self.access.access_ttl.max(forward) + self.access.leeway
     }
 }
@@ -77,7 +83,7 @@ pub struct JwtAuth {
     /// The verified claims.
     pub claims: Arc<AccessClaims>,
     /// The token's subject as stored now.
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 impl Auth {
@@ -86,7 +92,12 @@ impl Auth {
     ///
     /// # Errors
     /// As [`Auth::check_password`]; `TokenTooLarge` when the user's roles do not fit.
-    pub async fn issue_tokens(&self, username: &str, password: &str, address: &str) -> Result<TokenPair, AuthError> {
+    pub async fn issue_tokens(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<TokenPair, AuthError> {
         let user = self.check_password(username, password, address).await?;
         let now = self.now();
         let policy = &self.settings.tokens;
@@ -100,12 +111,28 @@ impl Auth {
         // With refresh off the family still exists, so that ending it (password change, admin
         // revoke) kills its access tokens; its one token is never shown to anyone.
         let refresh = OpaqueToken::generate();
-        self.stores.refresh.create_family(&family, &new_refresh_token(&refresh, family.id, now)).await?;
+        self.stores
+            .refresh
+            .create_family(&family, &new_refresh_token(&refresh, family.id, now))
+            .await?;
         self.pair(&user, family.id, policy.refresh.then_some(refresh), now)
     }
 
-    fn pair(&self, user: &User, family: FamilyId, refresh: Option<OpaqueToken>, now: Timestamp) -> Result<TokenPair, AuthError> {
-        let issued = self.tokens.ring.load().issue(user.id, &user.roles, &family.to_string(), None, None, now)?;
+    fn pair(
+        &self,
+        user: &User,
+        family: FamilyId,
+        refresh: Option<OpaqueToken>,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
+        let issued = self.tokens.ring.load().issue(
+            user.id,
+            &user.roles,
+            &family.to_string(),
+            None,
+            None,
+            now,
+        )?;
         Ok(TokenPair {
             access_token: issued.token,
             expires_in: issued.expires_at.since(now).as_secs(),
@@ -125,17 +152,34 @@ impl Auth {
         }
         let token = OpaqueToken::parse(presented).ok_or(AuthError::InvalidGrant)?;
         let now = self.now();
-        let (record, family) = self.stores.refresh.refresh_token(&token.digest()).await?.ok_or(AuthError::InvalidGrant)?;
+        let (record, family) = self
+            .stores
+            .refresh
+            .refresh_token(&token.digest())
+            .await?
+            .ok_or(AuthError::InvalidGrant)?;
         if !family.is_open(now) {
             return Err(AuthError::InvalidGrant);
         }
-        let user = self.stores.users.user_by_id(family.user_id).await?.ok_or(AuthError::InvalidGrant)?;
+        let user = self
+            .stores
+            .users
+            .user_by_id(family.user_id)
+            .await?
+            .ok_or(AuthError::InvalidGrant)?;
         if record.spent_at.is_none() {
             let successor = OpaqueToken::generate();
             let sealed = seal_successor(&token, &successor);
             let next = new_refresh_token(&successor, family.id, now);
-            match self.stores.refresh.rotate(&token.digest(), now, &next, &sealed).await {
-                Ok(RotateOutcome::Rotated) => return self.pair(&user, family.id, Some(successor), now),
+            match self
+                .stores
+                .refresh
+                .rotate(&token.digest(), now, &next, &sealed)
+                .await
+            {
+                Ok(RotateOutcome::Rotated) => {
+                    return self.pair(&user, family.id, Some(successor), now);
+                }
                 // Another request spent it first: judge this one as a reuse.
                 Ok(RotateOutcome::NotRotated) | Err(StoreError::Conflict) => {}
                 Err(e) => return Err(e.into()),
@@ -145,8 +189,19 @@ impl Auth {
     }
 
     /// A spent refresh token presented again: the grace answer, or theft.
-    async fn reuse(&self, token: &OpaqueToken, family: FamilyId, user: &User, now: Timestamp) -> Result<TokenPair, AuthError> {
-        let (record, _) = self.stores.refresh.refresh_token(&token.digest()).await?.ok_or(AuthError::InvalidGrant)?;
+    async fn reuse(
+        &self,
+        token: &OpaqueToken,
+        family: FamilyId,
+        user: &User,
+        now: Timestamp,
+    ) -> Result<TokenPair, AuthError> {
+        let (record, _) = self
+            .stores
+            .refresh
+            .refresh_token(&token.digest())
+            .await?
+            .ok_or(AuthError::InvalidGrant)?;
         if let Some(successor) = self.grace_successor(token, &record, now).await? {
             return self.pair(user, family, Some(successor), now);
         }
@@ -154,8 +209,15 @@ impl Auth {
         Err(AuthError::RefreshReused)
     }
 
-    async fn grace_successor(&self, token: &OpaqueToken, record: &RefreshToken, now: Timestamp) -> Result<Option<OpaqueToken>, AuthError> {
-        let (Some(spent_at), Some(successor), Some(sealed)) = (record.spent_at, record.successor, &record.sealed_successor) else {
+    async fn grace_successor(
+        &self,
+        token: &OpaqueToken,
+        record: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<Option<OpaqueToken>, AuthError> {
+        let (Some(spent_at), Some(successor), Some(sealed)) =
+            (record.spent_at, record.successor, &record.sealed_successor)
+        else {
             return Ok(None);
         };
         if now.since(spent_at) > self.settings.tokens.refresh_grace {
@@ -180,7 +242,12 @@ impl Auth {
     /// `TokenTooLarge`.
     pub fn exchange(&self, session: &SessionAuth) -> Result<TokenPair, AuthError> {
         let now = self.now();
-        let ttl = self.settings.tokens.access.access_ttl.min(session.session.ends_at().since(now));
+        let ttl = self
+            .settings
+            .tokens
+            .access
+            .access_ttl
+            .min(session.session.ends_at().since(now));
         let issued = self.tokens.ring.load().issue(
             session.user.id,
             &session.user.roles,
@@ -189,7 +256,11 @@ impl Auth {
             Some(ttl),
             now,
         )?;
-        Ok(TokenPair { access_token: issued.token, expires_in: issued.expires_at.since(now).as_secs(), refresh_token: None })
+        Ok(TokenPair {
+            access_token: issued.token,
+            expires_in: issued.expires_at.since(now).as_secs(),
+            refresh_token: None,
+        })
     }
 
     /// The `X-Auth-Token` of forward auth: a short token for the upstream's audience bound to
@@ -201,7 +272,14 @@ impl Auth {
         let Some((audience, ttl)) = &self.settings.tokens.forward_auth else {
             return Ok(None);
         };
-        let issued = self.tokens.ring.load().issue(user.id, &user.roles, sid, Some(audience), Some(*ttl), self.now())?;
+        let issued = self.tokens.ring.load().issue(
+            user.id,
+            &user.roles,
+            sid,
+            Some(audience),
+            Some(*ttl),
+            self.now(),
+        )?;
         Ok(Some(issued.token))
     }
 
@@ -237,7 +315,10 @@ impl Auth {
     /// `TokenTooLarge`.
     pub(super) fn check_token_size(&self, user: &User, roles: &[String]) -> Result<(), AuthError> {
         let probe_sid = FamilyId::random().to_string();
-        self.tokens.ring.load().issue(user.id, roles, &probe_sid, None, None, self.now())?;
+        self.tokens
+            .ring
+            .load()
+            .issue(user.id, roles, &probe_sid, None, None, self.now())?;
         Ok(())
     }
 }

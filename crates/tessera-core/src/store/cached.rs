@@ -25,11 +25,15 @@ impl CachedSessionStore {
     /// A cache of at most `capacity` sessions in front of `backend`, each entry trusted for
     /// `max_age` before it is read again.
     pub fn new(backend: Arc<dyn SessionStore>, capacity: usize, max_age: Duration) -> Self {
-        Self { cache: Cache::new(capacity.max(1)), backend, max_age }
+        Self {
+            cache: Cache::new(capacity.max(1)),
+            backend,
+            max_age,
+        }
     }
 
-    fn remember(&self, session: &SessionRecord) {
-        self.cache.insert(session.digest, (Arc::new(session.clone()), Instant::now()));
+    fn remember(&self, session: Arc<SessionRecord>) {
+        self.cache.insert(session.digest, (session, Instant::now()));
     }
 
     fn forget(&self, ended: &[SessionRecord]) {
@@ -43,23 +47,27 @@ impl CachedSessionStore {
 impl SessionStore for CachedSessionStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
         self.backend.create_session(session).await?;
-        self.remember(session);
+        self.remember(Arc::new(session.clone()));
         Ok(())
     }
 
-    async fn session_by_digest(&self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<SessionRecord>> {
+    async fn session_by_digest(
+        &self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         if let Some((hit, cached_at)) = self.cache.get(digest)
             && cached_at.elapsed() < self.max_age
         {
             if hit.is_live(now) {
-                return Ok(Some((*hit).clone()));
+                return Ok(Some(hit));
             }
             self.cache.remove(digest);
             return Ok(None);
         }
         let loaded = self.backend.session_by_digest(digest, now).await?;
         match &loaded {
-            Some(session) => self.remember(session),
+            Some(session) => self.remember(Arc::clone(session)),
             None => {
                 self.cache.remove(digest);
             }
@@ -70,22 +78,34 @@ impl SessionStore for CachedSessionStore {
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {
         // Update the cached copy first, so concurrent requests see the touch and skip their own.
         if self.cache.get(&session.digest).is_some() {
-            self.remember(session);
+            self.remember(Arc::new(session.clone()));
         }
         self.backend.touch_session(session).await
     }
 
-    async fn sessions_of_user(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<SessionRecord>> {
+    async fn sessions_of_user(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<SessionRecord>> {
         self.backend.sessions_of_user(user_id, now).await
     }
 
-    async fn delete_session(&self, user_id: UserId, id: SessionId) -> StoreResult<Option<SessionRecord>> {
+    async fn delete_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+    ) -> StoreResult<Option<SessionRecord>> {
         let ended = self.backend.delete_session(user_id, id).await?;
         self.forget(ended.as_slice());
         Ok(ended)
     }
 
-    async fn delete_sessions_of_user(&self, user_id: UserId, keep: Option<SessionId>) -> StoreResult<Vec<SessionRecord>> {
+    async fn delete_sessions_of_user(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<Vec<SessionRecord>> {
         let ended = self.backend.delete_sessions_of_user(user_id, keep).await?;
         self.forget(&ended);
         Ok(ended)

@@ -23,7 +23,11 @@ impl CachedUserStore {
     /// A cache of at most `capacity` users in front of `backend`, each entry trusted for
     /// `max_age` before it is read again.
     pub fn new(backend: Arc<dyn UserStore>, capacity: usize, max_age: Duration) -> Self {
-        Self { cache: Cache::new(capacity.max(1)), backend, max_age }
+        Self {
+            cache: Cache::new(capacity.max(1)),
+            backend,
+            max_age,
+        }
     }
 }
 
@@ -33,15 +37,15 @@ impl UserStore for CachedUserStore {
         self.backend.create_user(user).await
     }
 
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
         if let Some((hit, cached_at)) = self.cache.get(&id)
             && cached_at.elapsed() < self.max_age
         {
-            return Ok(Some((*hit).clone()));
+            return Ok(Some(hit));
         }
         let loaded = self.backend.user_by_id(id).await?;
         match &loaded {
-            Some(user) => self.cache.insert(id, (Arc::new(user.clone()), Instant::now())),
+            Some(user) => self.cache.insert(id, (Arc::clone(user), Instant::now())),
             None => {
                 self.cache.remove(&id);
             }

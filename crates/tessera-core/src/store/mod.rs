@@ -20,8 +20,11 @@ mod records;
 pub use cached::CachedSessionStore;
 pub use cached_users::CachedUserStore;
 pub use records::{
-    KeyAlgorithm, RefreshFamily, RefreshToken, Revocation, RevokedKind, RotateOutcome, SigningKeyRecord,
+    KeyAlgorithm, RefreshFamily, RefreshToken, Revocation, RevokedKind, RotateOutcome,
+    SigningKeyRecord,
 };
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -65,7 +68,7 @@ pub trait UserStore: Send + Sync {
     /// Adds a user; [`StoreError::Conflict`] when the id or canonical username is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     /// The user with this id.
-    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>>;
     /// The user whose canonical username is `canonical` (already lower-cased by the caller).
     async fn user_by_name(&self, canonical: &str) -> StoreResult<Option<User>>;
     /// Every user, oldest first.
@@ -84,16 +87,32 @@ pub trait SessionStore: Send + Sync {
     /// Adds a session; [`StoreError::Conflict`] when its id or digest exists.
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The live session whose token has this digest (`None` when missing or past a deadline).
-    async fn session_by_digest(&self, digest: &TokenDigest, now: Timestamp) -> StoreResult<Option<SessionRecord>>;
+    async fn session_by_digest(
+        &self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<Arc<SessionRecord>>>;
     /// Records a request: stores the `last_seen_at` and `idle_expires_at` of `session` on the
     /// session with its id (nothing happens when that session has ended).
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The user's live sessions, oldest first.
-    async fn sessions_of_user(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<SessionRecord>>;
+    async fn sessions_of_user(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<SessionRecord>>;
     /// Ends the session `id` if it belongs to `user_id`; the ended record, else `None`.
-    async fn delete_session(&self, user_id: UserId, id: SessionId) -> StoreResult<Option<SessionRecord>>;
+    async fn delete_session(
+        &self,
+        user_id: UserId,
+        id: SessionId,
+    ) -> StoreResult<Option<SessionRecord>>;
     /// Ends every session of the user but `keep`; the ended records.
-    async fn delete_sessions_of_user(&self, user_id: UserId, keep: Option<SessionId>) -> StoreResult<Vec<SessionRecord>>;
+    async fn delete_sessions_of_user(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<Vec<SessionRecord>>;
     /// Removes sessions whose deadline is at or before `now`; how many.
     async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 }
@@ -105,17 +124,35 @@ pub trait RefreshStore: Send + Sync {
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> StoreResult<()>;
     /// The token with this digest and its family, whatever their state (the caller decides
     /// between rotation, grace and reuse). `None` when unknown.
-    async fn refresh_token(&self, digest: &TokenDigest) -> StoreResult<Option<(RefreshToken, RefreshFamily)>>;
+    async fn refresh_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>>;
     /// Atomically marks `spent` as spent at `now` with `successor` as its successor and inserts the
     /// successor — only if `spent` is still unspent and its family still open.
-    async fn rotate(&self, spent: &TokenDigest, now: Timestamp, successor: &RefreshToken, sealed_successor: &[u8]) -> StoreResult<RotateOutcome>;
+    async fn rotate(
+        &self,
+        spent: &TokenDigest,
+        now: Timestamp,
+        successor: &RefreshToken,
+        sealed_successor: &[u8],
+    ) -> StoreResult<RotateOutcome>;
     /// Ends a family; `false` when unknown or ended already.
     async fn end_family(&self, id: FamilyId, now: Timestamp) -> StoreResult<bool>;
     /// Ends every open family of the user but `keep`; the ended families' ids.
-    async fn end_families_of_user(&self, user_id: UserId, keep: Option<FamilyId>, now: Timestamp) -> StoreResult<Vec<FamilyId>>;
+    async fn end_families_of_user(
+        &self,
+        user_id: UserId,
+        keep: Option<FamilyId>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<FamilyId>>;
     /// Drops sealed successors whose grace window closed before `grace_closed_before`, and
     /// families (with their tokens) that expired or ended before `now`; how many families.
-    async fn purge_refresh(&self, now: Timestamp, grace_closed_before: Timestamp) -> StoreResult<u64>;
+    async fn purge_refresh(
+        &self,
+        now: Timestamp,
+        grace_closed_before: Timestamp,
+    ) -> StoreResult<u64>;
 }
 
 /// Revoked access-token ids and ended session/family ids, each kept until no token that names
@@ -155,15 +192,15 @@ pub trait Health: Send + Sync {
 #[derive(Clone)]
 pub struct Stores {
     /// Accounts.
-    pub users: std::sync::Arc<dyn UserStore>,
+    pub users: Arc<dyn UserStore>,
     /// Sessions.
-    pub sessions: std::sync::Arc<dyn SessionStore>,
+    pub sessions: Arc<dyn SessionStore>,
     /// Refresh families.
-    pub refresh: std::sync::Arc<dyn RefreshStore>,
+    pub refresh: Arc<dyn RefreshStore>,
     /// Revocations.
-    pub revocations: std::sync::Arc<dyn RevocationStore>,
+    pub revocations: Arc<dyn RevocationStore>,
     /// Signing keys.
-    pub keys: std::sync::Arc<dyn KeyStore>,
+    pub keys: Arc<dyn KeyStore>,
     /// Readiness of every backend.
-    pub health: std::sync::Arc<dyn Health>,
+    pub health: Arc<dyn Health>,
 }

@@ -53,7 +53,10 @@ impl fmt::Debug for RefreshToken {
             .field("issued_at", &self.issued_at)
             .field("spent_at", &self.spent_at)
             .field("successor", &self.successor)
-            .field("sealed_successor", &self.sealed_successor.as_ref().map(|_| "<sealed>"))
+            .field(
+                "sealed_successor",
+                &self.sealed_successor.as_ref().map(|_| "<sealed>"),
+            )
             .finish()
     }
 }
@@ -121,7 +124,9 @@ impl std::str::FromStr for KeyAlgorithm {
             "ES256" => Ok(Self::ES256),
             "RS256" => Ok(Self::RS256),
             "HS256" => Ok(Self::HS256),
-            other => Err(format!("unknown algorithm {other:?}: expected EdDSA, ES256, RS256 or HS256")),
+            other => Err(format!(
+                "unknown algorithm {other:?}: expected EdDSA, ES256, RS256 or HS256"
+            )),
         }
     }
 }

@@ -11,7 +11,10 @@ use crate::json::ApiJson;
 use crate::state::AppState;
 
 /// `POST /v1/users`: registration.
-pub async fn create_user(State(state): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> ApiResult<(StatusCode, Json<UserDto>)> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<UserDto>)> {
     let user = state.auth().register(&req.username, &req.password).await?;
     Ok((StatusCode::CREATED, Json(UserDto::from(&user))))
 }
@@ -25,7 +28,13 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     state
         .auth()
-        .change_password(caller.user(), &req.current_password, &req.new_password, Some(&caller.sid()), &client.address)
+        .change_password(
+            caller.user(),
+            &req.current_password,
+            &req.new_password,
+            Some(&caller.sid()),
+            &client.address,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

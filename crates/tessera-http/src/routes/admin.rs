@@ -16,14 +16,24 @@ fn user_id(text: &str) -> ApiResult<UserId> {
 }
 
 /// `GET /v1/admin/users/{id}/sessions`.
-pub async fn user_sessions(State(state): State<AppState>, _: Admin, Path(id): Path<String>) -> ApiResult<Json<SessionListDto>> {
+pub async fn user_sessions(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionListDto>> {
     let user = state.auth().user(user_id(&id)?).await?;
     let sessions = state.auth().sessions_of(user.id).await?;
-    Ok(Json(SessionListDto { sessions: sessions.iter().map(|s| SessionSummaryDto::new(s, false)).collect() }))
+    Ok(Json(SessionListDto {
+        sessions: sessions.iter().map(SessionSummaryDto::new).collect(),
+    }))
 }
 
 /// `POST /v1/admin/users/{id}/revoke`: ends every session and refresh family of the user.
-pub async fn revoke_user(State(state): State<AppState>, _: Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_user(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.auth().revoke_user(user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

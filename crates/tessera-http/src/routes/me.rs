@@ -13,7 +13,13 @@ use crate::state::AppState;
 /// `GET /v1/me`: who is calling, and how.
 pub async fn me(caller: Caller) -> Response {
     let user = caller.user();
-    Json(MeDto { id: user.id, username: user.username.as_str(), roles: &user.roles, auth: caller.mode() }).into_response()
+    Json(MeDto {
+        id: user.id,
+        username: user.username.as_str(),
+        roles: &user.roles,
+        auth: caller.mode(),
+    })
+    .into_response()
 }
 
 /// The method of the request a reverse proxy is asking about.
@@ -28,7 +34,10 @@ fn forwarded_method(headers: &HeaderMap) -> Method {
 /// `GET /v1/auth`: 200 with the identity in headers for a reverse proxy's `auth_request`, and,
 /// with `forward_auth.mint_jwt`, a short JWT for the upstream in `X-Auth-Token`. The CSRF rules
 /// apply to the forwarded request's method.
-pub async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+pub async fn forward_auth(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
     // Authenticating with the forwarded method applies the CSRF rules to the original request.
     let caller = Caller::authenticate(&state, &headers, &forwarded_method(&headers)).await?;
     let user = caller.user();

@@ -17,6 +17,8 @@ use serde::Serialize;
 /// `Cache-Control: no-store`.
 pub fn with_token_body(status: axum::http::StatusCode, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }

@@ -29,7 +29,10 @@ pub async fn login(
         Credential::Cookie(token) => Some(token),
         _ => None,
     };
-    let result = state.auth().login(&req.username, &req.password, &client, carried.as_ref()).await;
+    let result = state
+        .auth()
+        .login(&req.username, &req.password, &client, carried.as_ref())
+        .await;
     record_login("session", &result);
     let new = result?;
     let envelope = SessionEnvelopeDto {
@@ -49,7 +52,7 @@ pub async fn login(
 /// `GET /v1/sessions/current`.
 pub async fn current(caller: SessionCaller) -> Json<SessionEnvelopeDto> {
     Json(SessionEnvelopeDto {
-        session: SessionDto::new(&caller.auth.session, &caller.auth.user),
+        session: SessionDto::current(&caller.auth),
         csrf_token: csrf_token(&caller.token),
         token: None,
     })
@@ -68,29 +71,36 @@ fn current_ended(state: &AppState) -> Response {
 /// `DELETE /v1/sessions/current`: logout.
 pub async fn logout(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Response> {
     let session = &caller.auth.session;
-    state.auth().end_session(session.user_id, session.id).await?;
+    state
+        .auth()
+        .end_session(session.user_id, session.id)
+        .await?;
     Ok(current_ended(&state))
 }
 
 /// `GET /v1/sessions`: the caller's live sessions.
-pub async fn list(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Json<SessionListDto>> {
-    let current = &caller.auth.session;
-    let sessions = state.auth().sessions_of(current.user_id).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    caller: SessionCaller,
+) -> ApiResult<Json<SessionListDto>> {
+    let sessions = state
+        .auth()
+        .sessions_of(caller.auth.session.user_id)
+        .await?;
     Ok(Json(SessionListDto {
         sessions: sessions
             .iter()
-            .map(|s| {
-                let is_current = s.id == current.id;
-                // The current request is the session's latest activity.
-                let shown = if is_current { current } else { s };
-                SessionSummaryDto::new(shown, is_current)
-            })
+            .map(|s| SessionSummaryDto::of_caller(s, &caller.auth))
             .collect(),
     }))
 }
 
 /// `DELETE /v1/sessions/{id}`: ends one of the caller's own sessions.
-pub async fn revoke_one(State(state): State<AppState>, caller: SessionCaller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn revoke_one(
+    State(state): State<AppState>,
+    caller: SessionCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id: SessionId = id.parse().map_err(|_| ApiError::not_found())?;
     let current = &caller.auth.session;
     state.auth().end_session(current.user_id, id).await?;
@@ -114,7 +124,8 @@ pub async fn revoke_all(
     caller: SessionCaller,
     query: Result<Query<RevokeAllQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(query) = query.map_err(|_| ApiError::invalid_request("keep_current must be true or false"))?;
+    let Query(query) =
+        query.map_err(|_| ApiError::invalid_request("keep_current must be true or false"))?;
     let current = &caller.auth.session;
     let keep = query.keep_current.then_some(current.id);
     state.auth().end_sessions(current.user_id, keep).await?;

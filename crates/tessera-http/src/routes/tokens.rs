@@ -53,15 +53,27 @@ fn token_response(pair: TokenPair) -> Response {
 }
 
 /// `POST /v1/tokens`: password login into a refresh family.
-pub async fn issue(State(state): State<AppState>, Client(client): Client, ApiJson(req): ApiJson<TokenRequest>) -> ApiResult<Response> {
-    let result = state.auth().issue_tokens(&req.username, &req.password, &client.address).await;
+pub async fn issue(
+    State(state): State<AppState>,
+    Client(client): Client,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> ApiResult<Response> {
+    let result = state
+        .auth()
+        .issue_tokens(&req.username, &req.password, &client.address)
+        .await;
     record_login("jwt", &result);
     Ok(token_response(result?))
 }
 
 /// `POST /v1/tokens/refresh`: rotation.
-pub async fn refresh(State(state): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> ApiResult<Response> {
-    Ok(token_response(state.auth().refresh(&req.refresh_token).await?))
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    Ok(token_response(
+        state.auth().refresh(&req.refresh_token).await?,
+    ))
 }
 
 /// `POST /v1/tokens/exchange`: a JWT bound to the caller's session.
@@ -77,14 +89,22 @@ impl FromRequest<AppState> for TokenParameter {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let kind = body_type(req.headers()).ok_or_else(|| unsupported_media_type("application/json or application/x-www-form-urlencoded"))?;
+        let kind = body_type(req.headers()).ok_or_else(|| {
+            unsupported_media_type("application/json or application/x-www-form-urlencoded")
+        })?;
         let body = read_body(req, state).await?;
         let token = match kind {
-            BodyType::Json => serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-                .map_err(|_| ApiError::invalid_request("the body is not a JSON object"))?
-                .get("token")
-                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::invalid_request("token must be a string")))
-                .transpose()?,
+            BodyType::Json => {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+                    .map_err(|_| ApiError::invalid_request("the body is not a JSON object"))?
+                    .get("token")
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| ApiError::invalid_request("token must be a string"))
+                    })
+                    .transpose()?
+            }
             BodyType::Form => serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
                 .map_err(|_| ApiError::invalid_request("the body is not form-encoded"))?
                 .into_iter()
@@ -98,13 +118,20 @@ impl FromRequest<AppState> for TokenParameter {
 }
 
 /// `POST /v1/tokens/revoke` (RFC 7009): 200 whatever the token was.
-pub async fn revoke(State(state): State<AppState>, TokenParameter(token): TokenParameter) -> ApiResult<StatusCode> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    TokenParameter(token): TokenParameter,
+) -> ApiResult<StatusCode> {
     state.auth().revoke_token(&token).await?;
     Ok(StatusCode::OK)
 }
 
 /// `POST /v1/tokens/introspect` (RFC 7662, admin key).
-pub async fn introspect(State(state): State<AppState>, _: Admin, TokenParameter(token): TokenParameter) -> ApiResult<Json<serde_json::Value>> {
+pub async fn introspect(
+    State(state): State<AppState>,
+    _: Admin,
+    TokenParameter(token): TokenParameter,
+) -> ApiResult<Json<serde_json::Value>> {
     let body = match state.auth().introspect(&token).await? {
         Some(active) => json!({
             "active": true,
@@ -123,6 +150,9 @@ pub async fn introspect(State(state): State<AppState>, _: Admin, TokenParameter(
 /// `GET /.well-known/jwks.json`: the public verification keys, cacheable for a minute.
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.auth().jwks()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     response
 }

@@ -30,9 +30,16 @@ impl TestServer {
     pub async fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
         let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
         let config = config(&dir, env);
-        let server = RunningServer::start(&config, Arc::new(clock.clone())).await.expect("server starts");
+        let server = RunningServer::start(&config, Arc::new(clock.clone()))
+            .await
+            .expect("server starts");
         let url = format!("http://{}", server.addr);
-        Self { url, clock, server: Some(server), dir }
+        Self {
+            url,
+            clock,
+            server: Some(server),
+            dir,
+        }
     }
 
     pub fn client(&self) -> Client {
@@ -41,7 +48,13 @@ impl TestServer {
 
     /// Registers `name` with [`PASSWORD`].
     pub async fn register(&self, name: &str) -> Value {
-        let r = self.client().post("/v1/users", serde_json::json!({"username": name, "password": PASSWORD})).await;
+        let r = self
+            .client()
+            .post(
+                "/v1/users",
+                serde_json::json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body
     }
@@ -49,7 +62,12 @@ impl TestServer {
     /// A client logged in as `name` by cookie.
     pub async fn login(&self, name: &str) -> Client {
         let mut c = self.client();
-        let r = c.post("/v1/sessions", serde_json::json!({"username": name, "password": PASSWORD})).await;
+        let r = c
+            .post(
+                "/v1/sessions",
+                serde_json::json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         c.csrf = r.body["csrf_token"].as_str().map(str::to_owned);
         c
@@ -59,7 +77,10 @@ impl TestServer {
     pub async fn bearer_login(&self, name: &str) -> String {
         let r = self
             .client()
-            .post("/v1/sessions", serde_json::json!({"username": name, "password": PASSWORD, "cookie": false}))
+            .post(
+                "/v1/sessions",
+                serde_json::json!({"username": name, "password": PASSWORD, "cookie": false}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["token"].as_str().expect("token in body").to_owned()
@@ -95,18 +116,31 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
-        self.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Asserts a problem+json error with this status and code.
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
         assert_eq!(self.code(), code, "{}", self.text);
-        assert!(self.header("content-type").starts_with("application/problem+json"), "{:?}", self.headers);
+        assert!(
+            self.header("content-type")
+                .starts_with("application/problem+json"),
+            "{:?}",
+            self.headers
+        );
     }
 }
 
@@ -123,7 +157,10 @@ impl Client {
     pub fn new(base: &str) -> Self {
         Self {
             base: base.to_owned(),
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             cookies: BTreeMap::new(),
             csrf: None,
             bearer: None,
@@ -136,10 +173,22 @@ impl Client {
         c
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.http.request(method.clone(), format!("{}{}", self.base, path));
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
         if !self.cookies.is_empty() {
-            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             req = req.header("cookie", jar.join("; "));
         }
         if let Some(token) = &self.bearer {
@@ -189,12 +238,22 @@ impl Reply {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Self { status, headers, body, text }
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 }
 
 /// A raw request with full control of headers and body.
-pub async fn raw(url: &str, method: Method, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Reply {
+pub async fn raw(
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Reply {
     let mut req = reqwest::Client::new().request(method, url);
     for (k, v) in headers {
         req = req.header(*k, *v);
