@@ -14,7 +14,7 @@ use tessera_core::session::csrf_token;
 use crate::client::client_address;
 use crate::cookies::read_cookie;
 use crate::error::ApiError;
-use crate::metrics::record_verification;
+use crate::metrics::Mode;
 use crate::state::AppState;
 
 /// The credential a request presents.
@@ -141,7 +141,7 @@ impl SessionCaller {
             }
         };
         let result = state.auth().authenticate_session(&token).await;
-        record_verification("session", result.is_ok());
+        state.verifications().record(Mode::Session, result.is_ok());
         let auth = result?;
         if via_cookie && is_unsafe(method) {
             check_csrf(headers, state, Some(&token))?;
@@ -228,7 +228,7 @@ impl Caller {
         match credential(headers, &state.settings().cookie.name) {
             Credential::BearerOther(token) => {
                 let result = state.auth().authenticate_jwt(&token).await;
-                record_verification("jwt", result.is_ok());
+                state.verifications().record(Mode::Jwt, result.is_ok());
                 Ok(Self::Jwt(result?))
             }
             session => SessionCaller::from_credential(state, headers, method, session)

@@ -22,11 +22,39 @@ pub fn record_login<T>(mode: &'static str, result: &Result<T, tessera_core::auth
     metrics::counter!("tessera_logins_total", "mode" => mode, "outcome" => outcome).increment(1);
 }
 
-/// Counts a credential verification by mode and outcome.
-pub fn record_verification(mode: &'static str, ok: bool) {
-    let outcome = if ok { "valid" } else { "invalid" };
-    metrics::counter!("tessera_verifications_total", "mode" => mode, "outcome" => outcome)
-        .increment(1);
+/// How a request authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// By a session token (cookie or bearer).
+    Session,
+    /// By a JWT access token.
+    Jwt,
+}
+
+/// `tessera_verifications_total{mode, outcome}`, registered once so that counting a
+/// verification on the hot path is one atomic add.
+pub struct Verifications([metrics::Counter; 4]);
+
+impl Verifications {
+    /// Registers the counters with the installed recorder.
+    pub fn register() -> Self {
+        let counter = |mode: &'static str, outcome: &'static str| metrics::counter!("tessera_verifications_total", "mode" => mode, "outcome" => outcome);
+        Self([
+            counter("session", "invalid"),
+            counter("session", "valid"),
+            counter("jwt", "invalid"),
+            counter("jwt", "valid"),
+        ])
+    }
+
+    /// Counts one verification.
+    pub fn record(&self, mode: Mode, ok: bool) {
+        let index = match mode {
+            Mode::Session => 0,
+            Mode::Jwt => 2,
+        } + usize::from(ok);
+        self.0[index].increment(1);
+    }
 }
 
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");

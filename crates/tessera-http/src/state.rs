@@ -7,6 +7,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tessera_core::auth::Auth;
 
+use crate::metrics::Verifications;
+
 /// How the session cookie is written.
 #[derive(Clone, Debug)]
 pub struct CookieSettings {
@@ -76,19 +78,30 @@ pub struct AppState {
 struct Inner {
     auth: Arc<Auth>,
     settings: HttpSettings,
+    verifications: Verifications,
 }
 
 impl AppState {
     /// State over the service `auth` with `settings`.
     pub fn new(auth: Arc<Auth>, settings: HttpSettings) -> Self {
+        let verifications = Verifications::register();
         Self {
-            inner: Arc::new(Inner { auth, settings }),
+            inner: Arc::new(Inner {
+                auth,
+                settings,
+                verifications,
+            }),
         }
     }
 
     /// The authentication service.
     pub fn auth(&self) -> &Auth {
         &self.inner.auth
+    }
+
+    /// The verification counters.
+    pub fn verifications(&self) -> &Verifications {
+        &self.inner.verifications
     }
 
     /// The HTTP settings.

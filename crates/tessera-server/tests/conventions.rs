@@ -211,7 +211,10 @@ async fn headers_on_every_response() {
 async fn metrics_count_logins_and_requests() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    s.login("alice").await;
+    assert_eq!(
+        s.login("alice").await.get("/v1/me").await.status,
+        StatusCode::OK
+    );
     let r = s
         .client()
         .post(
@@ -235,6 +238,10 @@ async fn metrics_count_logins_and_requests() {
         text.contains("tessera_http_request_duration_seconds_bucket"),
         "{text}"
     );
+    let verified = "tessera_verifications_total{mode=\"session\",outcome=\"valid\"}";
+    assert!(text.contains(verified), "{text}");
+    let store = "tessera_store_duration_seconds_bucket{backend=\"sqlite\"";
+    assert!(text.contains(store), "{text}");
 }
 
 #[tokio::test]
