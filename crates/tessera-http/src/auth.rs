@@ -18,13 +18,13 @@ use crate::metrics::Mode;
 use crate::state::AppState;
 
 /// The credential a request presents.
-pub enum Credential {
+pub enum Credential<'a> {
     /// The session cookie with a well-formed token.
     Cookie(OpaqueToken),
     /// `Authorization: Bearer` with a session token.
     BearerSession(OpaqueToken),
     /// `Authorization: Bearer` with anything else (a JWT, or garbage).
-    BearerOther(String),
+    BearerOther(&'a str),
     /// Nothing usable.
     Missing,
 }
@@ -37,12 +37,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Reads the request's credential. `Authorization` wins over the cookie.
-pub fn credential(headers: &HeaderMap, cookie_name: &str) -> Credential {
+pub fn credential<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Credential<'a> {
     if headers.contains_key(header::AUTHORIZATION) {
         return match bearer(headers) {
             Some(value) => match OpaqueToken::parse(value) {
                 Some(token) => Credential::BearerSession(token),
-                None => Credential::BearerOther(value.to_owned()),
+                None => Credential::BearerOther(value),
             },
             None => Credential::Missing,
         };
@@ -131,7 +131,7 @@ impl SessionCaller {
         state: &AppState,
         headers: &HeaderMap,
         method: &Method,
-        credential: Credential,
+        credential: Credential<'_>,
     ) -> Result<Self, ApiError> {
         let (token, via_cookie) = match credential {
             Credential::Cookie(token) => (token, true),
@@ -227,7 +227,7 @@ impl Caller {
     ) -> Result<Self, ApiError> {
         match credential(headers, &state.settings().cookie.name) {
             Credential::BearerOther(token) => {
-                let result = state.auth().authenticate_jwt(&token).await;
+                let result = state.auth().authenticate_jwt(token).await;
                 state.verifications().record(Mode::Jwt, result.is_ok());
                 Ok(Self::Jwt(result?))
             }
