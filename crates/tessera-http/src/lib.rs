@@ -57,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
-        .layer(cors(&state))
+        .layer(tower::util::option_layer(cors(&state)))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::common_headers,
@@ -66,15 +66,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// CORS for the origins in `allowed_origins`: credentials allowed, so browser apps on those
-/// origins can call the API with the session cookie (and the CSRF header).
-fn cors(state: &AppState) -> CorsLayer {
+/// origins can call the API with the session cookie (and the CSRF header). `None` (no layer, no
+/// per-request work) when no origin is allowed.
+fn cors(state: &AppState) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = state
         .settings()
         .allowed_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    CorsLayer::new()
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
@@ -83,7 +87,8 @@ fn cors(state: &AppState) -> CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static("x-csrf-token"),
         ])
-        .max_age(std::time::Duration::from_secs(600))
+        .max_age(std::time::Duration::from_secs(600));
+    Some(layer)
 }
 
 async fn not_found() -> ApiError {

@@ -461,4 +461,21 @@ async fn cors_only_for_allowed_origins() {
         get.header("access-control-allow-origin"),
         "https://app.example"
     );
+
+    let closed = TestServer::start(&[]).await;
+    let headers = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+    ];
+    let r = raw(
+        &format!("{}/v1/sessions", closed.url),
+        Method::OPTIONS,
+        &headers,
+        None,
+    )
+    .await;
+    assert!(
+        r.headers.get("access-control-allow-origin").is_none(),
+        "no allowed origins, no CORS"
+    );
 }
