@@ -106,7 +106,7 @@ fn revocations(now: Timestamp) -> RevocationSet {
             },
         ]
     });
-    set.replace_all(entries.collect(), now);
+    set.merge_all(&entries.collect::<Vec<_>>(), now);
     set
 }
 

@@ -19,14 +19,6 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn from_revocations(revocations: Vec<Revocation>, now: Timestamp) -> Self {
-        let mut snapshot = Self::default();
-        for revocation in revocations {
-            snapshot.add(&revocation, now);
-        }
-        snapshot
-    }
-
     /// Records `revocation` unless it has expired; a later expiry of the same id wins.
     fn add(&mut self, revocation: &Revocation, now: Timestamp) {
         if revocation.expires_at <= now {
@@ -67,13 +59,6 @@ impl RevocationSet {
         Self::default()
     }
 
-    /// Replaces the whole state with `revocations` (for example everything a store returned),
-    /// leaving out those already expired at `now`.
-    pub fn replace_all(&self, revocations: Vec<Revocation>, now: Timestamp) {
-        self.current
-            .store(Arc::new(Snapshot::from_revocations(revocations, now)));
-    }
-
     /// Adds one revocation and drops every entry that has expired by `now`.
     pub fn insert(&self, revocation: &Revocation, now: Timestamp) {
         self.current.rcu(|current| {
@@ -85,8 +70,8 @@ impl RevocationSet {
     }
 
     /// Adds every one of `revocations` (a reload from the store) to what is held, dropping
-    /// expired entries. Unlike [`Self::replace_all`] it cannot lose an entry inserted while the
-    /// store was being read.
+    /// expired entries. It never drops a live entry, so one inserted while the store was being
+    /// read survives the reload.
     pub fn merge_all(&self, revocations: &[Revocation], now: Timestamp) {
         self.current.rcu(|current| {
             let mut next = Snapshot::clone(current);
@@ -207,24 +192,5 @@ mod tests {
         assert_eq!(set.len(), 2);
         assert!(set.is_revoked(&claims("inserted", "x"), later));
         assert!(set.is_revoked(&claims("x", "s"), later));
-    }
-
-    #[test]
-    fn replace_all_swaps_the_whole_state() {
-        let set = RevocationSet::new();
-        set.insert(&revocation(RevokedKind::AccessToken, "old", 60), T0);
-        set.replace_all(
-            vec![
-                revocation(RevokedKind::AccessToken, "j", 60),
-                revocation(RevokedKind::Sid, "s", 60),
-                revocation(RevokedKind::Sid, "gone", 0),
-            ],
-            T0,
-        );
-        assert_eq!(set.len(), 2);
-        assert!(!set.is_revoked(&claims("old", "x"), T0));
-        assert!(set.is_revoked(&claims("j", "x"), T0));
-        assert!(set.is_revoked(&claims("x", "s"), T0));
-        assert!(format!("{set:?}").contains("sids: 1"));
     }
 }
