@@ -10,13 +10,24 @@ use crate::Timestamp;
 /// Where failures are remembered. The embedded server keeps them in memory; a shared store lets
 /// every instance see the same counts.
 pub trait FailureLog: Send + Sync {
-    /// Records a failure under `key` at `now`, keeping at most the newest `keep` entries.
-    fn record(&self, key: &str, now: Timestamp, keep: usize);
-    /// The failures under `key` after `since`, oldest first.
-    fn failures_since(&self, key: &str, since: Timestamp) -> Vec<Timestamp>;
-    /// Forgets every failure under `key`.
+    /// Atomically: when fewer than `limit` entries under `key` are later than `since`, records one
+    /// at `now` (keeping at most the newest `limit`) and returns `Ok`; otherwise records nothing
+    /// and returns the entry whose leaving the window would let an attempt in again.
+    ///
+    /// # Errors
+    /// The blocking entry, when the limit is reached.
+    fn try_record(
+        &self,
+        key: &str,
+        now: Timestamp,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<(), Timestamp>;
+    /// Withdraws one entry recorded at `at` under `key` (an attempt that did not fail after all).
+    fn withdraw(&self, key: &str, at: Timestamp);
+    /// Forgets every entry under `key`.
     fn clear(&self, key: &str);
-    /// Forgets failures at or before `before` under every key.
+    /// Forgets entries at or before `before` under every key.
     fn prune(&self, before: Timestamp);
 }
 
@@ -36,20 +47,35 @@ impl MemoryFailureLog {
 }
 
 impl FailureLog for MemoryFailureLog {
-    fn record(&self, key: &str, now: Timestamp, keep: usize) {
+    fn try_record(
+        &self,
+        key: &str,
+        now: Timestamp,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<(), Timestamp> {
+        let limit = limit.max(1);
         let mut entries = self.lock();
         let list = entries.entry(key.to_owned()).or_default();
+        let recent = list.iter().filter(|t| **t > since).count();
+        if recent >= limit {
+            // The list is in time order and holds at most `limit` entries, all recent here.
+            return Err(list[list.len() - limit]);
+        }
         list.push_back(now);
-        while list.len() > keep.max(1) {
+        while list.len() > limit {
             list.pop_front();
         }
+        Ok(())
     }
 
-    fn failures_since(&self, key: &str, since: Timestamp) -> Vec<Timestamp> {
-        self.lock()
-            .get(key)
-            .map(|list| list.iter().copied().filter(|t| *t > since).collect())
-            .unwrap_or_default()
+    fn withdraw(&self, key: &str, at: Timestamp) {
+        let mut entries = self.lock();
+        if let Some(list) = entries.get_mut(key)
+            && let Some(i) = list.iter().rposition(|t| *t == at)
+        {
+            list.remove(i);
+        }
     }
 
     fn clear(&self, key: &str) {
@@ -85,6 +111,17 @@ impl Default for ThrottleLimits {
     }
 }
 
+/// A password check in progress. It counts as a failure from the moment it is admitted, so
+/// concurrent attempts cannot all slip under the limit while their hashes run; a success
+/// withdraws it.
+#[derive(Debug)]
+#[must_use = "report the outcome with LoginThrottle::succeeded or ::abandoned"]
+pub struct Attempt {
+    account: String,
+    address: String,
+    at: Timestamp,
+}
+
 /// Decides whether a login attempt may proceed, and counts failures.
 #[derive(Clone)]
 pub struct LoginThrottle {
@@ -98,60 +135,59 @@ impl LoginThrottle {
         Self { log, limits }
     }
 
-    /// `Err(retry_after)` when the attempt must be refused: the time until an attempt for both
-    /// the account (`canonical_username`) and the address would be accepted again.
+    /// Admits an attempt for the account (`canonical_username`) from `address`, counting it as
+    /// a failure until [`Self::succeeded`] or [`Self::abandoned`] says otherwise.
     ///
     /// # Errors
-    /// The wait, when either limit is reached.
-    pub fn check(
+    /// The time until an attempt would be accepted again, when either limit is reached; nothing
+    /// is counted then.
+    pub fn begin(
         &self,
         canonical_username: &str,
         address: &str,
         now: Timestamp,
-    ) -> Result<(), Duration> {
-        let wait = self
-            .wait(
-                &account_key(canonical_username),
-                self.limits.account_failures,
-                now,
-            )
-            .max(self.wait(&address_key(address), self.limits.address_failures, now));
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
+    ) -> Result<Attempt, Duration> {
+        let since = now.minus(self.limits.window);
+        let account = account_key(canonical_username);
+        let address = address_key(address);
+        let by_account =
+            self.log
+                .try_record(&account, now, since, self.limits.account_failures as usize);
+        let by_address =
+            self.log
+                .try_record(&address, now, since, self.limits.address_failures as usize);
+        if by_account.is_ok() && by_address.is_ok() {
+            return Ok(Attempt {
+                account,
+                address,
+                at: now,
+            });
+        }
+        let mut wait = Duration::ZERO;
+        for (key, outcome) in [(&account, by_account), (&address, by_address)] {
+            match outcome {
+                Ok(()) => self.log.withdraw(key, now),
+                Err(blocking) => wait = wait.max(blocking.plus(self.limits.window).since(now)),
+            }
+        }
+        Err(wait.max(Duration::from_millis(1)))
     }
 
-    /// Counts a failed password check.
-    pub fn record_failure(&self, canonical_username: &str, address: &str, now: Timestamp) {
-        self.log.record(
-            &account_key(canonical_username),
-            now,
-            self.limits.account_failures as usize,
-        );
-        self.log.record(
-            &address_key(address),
-            now,
-            self.limits.address_failures as usize,
-        );
+    /// The password was right: the attempt is withdrawn and the account's count reset.
+    pub fn succeeded(&self, attempt: Attempt) {
+        self.log.clear(&attempt.account);
+        self.log.withdraw(&attempt.address, attempt.at);
     }
 
-    /// A successful login resets its account's count.
-    pub fn record_success(&self, canonical_username: &str) {
-        self.log.clear(&account_key(canonical_username));
+    /// The attempt ended without a password verdict (a store error): it does not count.
+    pub fn abandoned(&self, attempt: Attempt) {
+        self.log.withdraw(&attempt.account, attempt.at);
+        self.log.withdraw(&attempt.address, attempt.at);
     }
 
     /// Forgets failures that left the window (background housekeeping).
     pub fn prune(&self, now: Timestamp) {
         self.log.prune(now.minus(self.limits.window));
-    }
-
-    fn wait(&self, key: &str, limit: u32, now: Timestamp) -> Duration {
-        let limit = limit.max(1) as usize;
-        let recent = self.log.failures_since(key, now.minus(self.limits.window));
-        if recent.len() < limit {
-            return Duration::ZERO;
-        }
-        // Accepted again once enough failures leave the window that fewer than `limit` remain.
-        let must_expire = recent[recent.len() - limit];
-        must_expire.plus(self.limits.window).since(now)
     }
 }
 
@@ -181,50 +217,64 @@ mod tests {
         let t = throttle(3, 100);
         let t0 = Timestamp::from_secs(10_000);
         for i in 0..3 {
-            assert!(
-                t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)))
-                    .is_ok()
-            );
-            t.record_failure("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)));
+            // Failed attempts: admitted, never withdrawn.
+            let _ = t
+                .begin("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)))
+                .expect("admitted");
         }
         let now = t0.plus(Duration::from_secs(10));
         // The first failure (at t0) leaves the window at t0 + 900 s.
         assert_eq!(
-            t.check("alice", "5.6.7.8", now),
-            Err(Duration::from_secs(890))
+            t.begin("alice", "5.6.7.8", now).err(),
+            Some(Duration::from_secs(890))
         );
         assert!(
-            t.check("bob", "5.6.7.8", now).is_ok(),
+            t.begin("bob", "5.6.7.8", now).is_ok(),
             "another account is unaffected"
         );
         assert!(
-            t.check("alice", "1.2.3.4", t0.plus(Duration::from_secs(900)))
+            t.begin("alice", "1.2.3.4", t0.plus(Duration::from_secs(900)))
                 .is_ok()
         );
     }
 
     #[test]
-    fn address_limit() {
-        let t = throttle(5, 2);
+    fn concurrent_attempts_cannot_exceed_the_limit() {
+        let t = throttle(5, 100);
         let now = Timestamp::from_secs(50);
-        t.record_failure("a", "9.9.9.9", now);
-        t.record_failure("b", "9.9.9.9", now);
-        assert!(t.check("c", "9.9.9.9", now).is_err());
-        assert!(t.check("c", "8.8.8.8", now).is_ok());
+        // Thirty attempts in flight at once (none has a verdict yet): five are admitted.
+        let admitted: Vec<Attempt> = (0..30)
+            .filter_map(|_| t.begin("bob", "9.9.9.9", now).ok())
+            .collect();
+        assert_eq!(admitted.len(), 5);
     }
 
     #[test]
-    fn success_resets_the_account_count() {
-        let t = throttle(2, 100);
+    fn a_refused_attempt_counts_nothing_and_success_resets_the_account() {
+        let t = throttle(2, 3);
         let now = Timestamp::from_secs(50);
-        t.record_failure("a", "1.1.1.1", now);
-        t.record_success("a");
-        t.record_failure("a", "1.1.1.1", now);
+        let _ = t.begin("a", "1.1.1.1", now).unwrap();
+        let _ = t.begin("b", "1.1.1.1", now).unwrap();
+        let _ = t.begin("c", "1.1.1.1", now).unwrap();
+        // The address is full: refused, and "d" gets no entry for it.
+        assert!(t.begin("d", "1.1.1.1", now).is_err());
+        assert!(t.begin("d", "2.2.2.2", now).is_ok());
+        let ok = t.begin("e", "3.3.3.3", now).unwrap();
+        t.succeeded(ok);
+        let _ = t.begin("e", "3.3.3.3", now).unwrap();
         assert!(
-            t.check("a", "1.1.1.1", now).is_ok(),
+            t.begin("e", "3.3.3.3", now).is_ok(),
             "one failure since the success"
         );
-        t.record_failure("a", "1.1.1.1", now);
-        assert!(t.check("a", "1.1.1.1", now).is_err());
+    }
+
+    #[test]
+    fn an_abandoned_attempt_does_not_count() {
+        let t = throttle(1, 100);
+        let now = Timestamp::from_secs(50);
+        let attempt = t.begin("a", "1.1.1.1", now).unwrap();
+        assert!(t.begin("a", "1.1.1.1", now).is_err());
+        t.abandoned(attempt);
+        assert!(t.begin("a", "1.1.1.1", now).is_ok());
     }
 }

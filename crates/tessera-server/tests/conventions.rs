@@ -479,3 +479,35 @@ async fn cors_only_for_allowed_origins() {
         "no allowed origins, no CORS"
     );
 }
+
+#[tokio::test]
+async fn concurrent_failed_logins_cannot_slip_past_the_limit() {
+    let s = TestServer::start(&[]).await;
+    s.register("bob").await;
+    let attempts = (0..30).map(|_| {
+        let url = s.url.clone();
+        tokio::spawn(async move {
+            let body = json!({"username": "BOB", "password": "wrong password"});
+            Client::new(&url)
+                .post("/v1/tokens", body)
+                .await
+                .status
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!((checked, refused), (5, 25), "{statuses:?}");
+    let r = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "bob", "password": PASSWORD}),
+        )
+        .await;
+    r.assert_problem(429, "too_many_attempts");
+}

@@ -6,6 +6,7 @@ use super::{Auth, AuthError};
 use crate::UserId;
 use crate::password::{MAX_PASSWORD_BYTES, validate_password};
 use crate::store::StoreError;
+use crate::throttle::Attempt;
 use crate::user::{User, Username, canonical_username, normalize_roles};
 
 impl Auth {
@@ -65,10 +66,15 @@ impl Auth {
             ));
         }
         let canonical = username.canonical();
-        self.throttle_check(&canonical, address)?;
-        let user = self.stores.users.user_by_name(&canonical).await?;
-        self.verify_password(user, &canonical, password, address)
-            .await
+        let attempt = self.throttle_begin(&canonical, address)?;
+        let user = match self.stores.users.user_by_name(&canonical).await {
+            Ok(user) => user,
+            Err(e) => {
+                self.throttle.abandoned(attempt);
+                return Err(e.into());
+            }
+        };
+        self.verify_password(user, password, attempt).await
     }
 
     /// Verifies `password` for an already known `user` (a password change), throttled like a
@@ -79,32 +85,31 @@ impl Auth {
         password: &str,
         address: &str,
     ) -> Result<User, AuthError> {
-        let canonical = user.username.canonical();
-        self.throttle_check(&canonical, address)?;
-        self.verify_password(Some(user.clone()), &canonical, password, address)
+        let attempt = self.throttle_begin(&user.username.canonical(), address)?;
+        self.verify_password(Some(user.clone()), password, attempt)
             .await
     }
 
-    fn throttle_check(&self, canonical: &str, address: &str) -> Result<(), AuthError> {
+    /// Admits a password check (counted as a failure until it succeeds), or refuses it.
+    fn throttle_begin(&self, canonical: &str, address: &str) -> Result<Attempt, AuthError> {
         self.throttle
-            .check(canonical, address, self.now())
+            .begin(canonical, address, self.now())
             .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
     }
 
     async fn verify_password(
         &self,
         user: Option<User>,
-        canonical: &str,
         password: &str,
-        address: &str,
+        attempt: Attempt,
     ) -> Result<User, AuthError> {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if self.passwords.verify(password.to_owned(), stored).await {
-            self.throttle.record_success(canonical);
+            self.throttle.succeeded(attempt);
             // `verify` returns true only with a stored hash, so the user exists.
             user.ok_or(AuthError::InvalidCredentials)
         } else {
-            self.throttle.record_failure(canonical, address, self.now());
+            // The attempt stays counted.
             Err(AuthError::InvalidCredentials)
         }
     }
