@@ -511,3 +511,32 @@ async fn concurrent_failed_logins_cannot_slip_past_the_limit() {
         .await;
     r.assert_problem(429, "too_many_attempts");
 }
+
+#[tokio::test]
+async fn odd_paths_and_methods_are_plain_problems() {
+    let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]).await;
+    s.register("alice").await;
+    let token = s.bearer_login("alice").await;
+    let mut caller = Client::with_bearer(&s.url, &token);
+    caller
+        .delete("/v1/sessions/%FF%FE")
+        .await
+        .assert_problem(404, "not_found");
+    let mut admin = Client::with_bearer(&s.url, ADMIN_KEY);
+    admin
+        .get("/v1/admin/users/%FF/sessions")
+        .await
+        .assert_problem(404, "not_found");
+
+    let foobar = Method::from_bytes(b"FOOBAR").unwrap();
+    let r = raw(&format!("{}/v1/me", s.url), foobar, &[], None).await;
+    r.assert_problem(405, "method_not_allowed");
+    let metrics = raw(&format!("{}/metrics", s.url), Method::GET, &[], None)
+        .await
+        .text;
+    assert!(
+        !metrics.contains("FOOBAR"),
+        "a client cannot mint metric series"
+    );
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+}

@@ -1,27 +1,25 @@
 //! The admin API (`Authorization: Bearer <admin_key>`).
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use tessera_core::UserId;
 
+use super::path_id;
 use crate::auth::Admin;
 use crate::dto::{RolesRequest, SessionListDto, SessionSummaryDto, UserDto};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::json::ApiJson;
 use crate::state::AppState;
-
-fn user_id(text: &str) -> ApiResult<UserId> {
-    text.parse().map_err(|_| ApiError::not_found())
-}
 
 /// `GET /v1/admin/users/{id}/sessions`.
 pub async fn user_sessions(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<SessionListDto>> {
-    let user = state.auth().user(user_id(&id)?).await?;
+    let user = state.auth().user(path_id::<UserId>(id)?).await?;
     let sessions = state.auth().sessions_of(user.id).await?;
     Ok(Json(SessionListDto {
         sessions: sessions.iter().map(SessionSummaryDto::new).collect(),
@@ -32,9 +30,9 @@ pub async fn user_sessions(
 pub async fn revoke_user(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<StatusCode> {
-    state.auth().revoke_user(user_id(&id)?).await?;
+    state.auth().revoke_user(path_id::<UserId>(id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -42,9 +40,12 @@ pub async fn revoke_user(
 pub async fn set_roles(
     State(state): State<AppState>,
     _: Admin,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<RolesRequest>,
 ) -> ApiResult<Json<UserDto>> {
-    let user = state.auth().set_roles(user_id(&id)?, &req.roles).await?;
+    let user = state
+        .auth()
+        .set_roles(path_id::<UserId>(id)?, &req.roles)
+        .await?;
     Ok(Json(UserDto::from(&user)))
 }

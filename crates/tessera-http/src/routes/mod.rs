@@ -9,9 +9,20 @@ pub mod sessions;
 pub mod tokens;
 
 use axum::Json;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The id in a path (`/v1/sessions/{id}`, `/v1/admin/users/{id}/...`). One that is not even
+/// well-formed names nothing: 404, like an unknown one.
+pub fn path_id<T: std::str::FromStr>(id: Result<Path<String>, PathRejection>) -> ApiResult<T> {
+    let Path(text) = id.map_err(|_| ApiError::not_found())?;
+    text.parse().map_err(|_| ApiError::not_found())
+}
 
 /// A JSON response whose body carries a token: `Pragma: no-cache` on top of the `/v1/`
 /// `Cache-Control: no-store`.

@@ -1,6 +1,7 @@
 //! The Sessions section: login, the current session, listing and revoking.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -8,7 +9,7 @@ use serde::Deserialize;
 use tessera_core::SessionId;
 use tessera_core::session::csrf_token;
 
-use super::with_token_body;
+use super::{path_id, with_token_body};
 use crate::auth::{Client, Credential, SessionCaller, check_csrf, credential};
 use crate::cookies::{clear_cookie, session_cookie};
 use crate::dto::{LoginRequest, SessionDto, SessionEnvelopeDto, SessionListDto, SessionSummaryDto};
@@ -99,9 +100,9 @@ pub async fn list(
 pub async fn revoke_one(
     State(state): State<AppState>,
     caller: SessionCaller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
-    let id: SessionId = id.parse().map_err(|_| ApiError::not_found())?;
+    let id: SessionId = path_id(id)?;
     let current = &caller.auth.session;
     state.auth().end_session(current.user_id, id).await?;
     if id == current.id {
