@@ -2,6 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+const LATEST_RFC3339_MILLIS: i64 = 253_402_300_799_000;
+
 /// An instant, in milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);
@@ -43,12 +46,10 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with second precision, e.g. `2026-11-26T23:08:55Z`.
+    /// Instants outside 1970..=9999 (which RFC 3339 cannot write) are clamped to its ends.
     pub fn to_rfc3339(self) -> String {
-        let system = if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
-        } else {
-            UNIX_EPOCH
-        };
+        let millis = self.0.clamp(0, LATEST_RFC3339_MILLIS);
+        let system = UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs());
         humantime::format_rfc3339_seconds(system).to_string()
     }
 
@@ -78,6 +79,14 @@ mod tests {
     #[test]
     fn formats_rfc3339_utc() {
         assert_eq!(Timestamp::from_secs(0).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).to_rfc3339(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(-5).to_rfc3339(),
+            "1970-01-01T00:00:00Z"
+        );
         assert_eq!(
             Timestamp::from_millis(1_700_000_000_999).to_rfc3339(),
             "2023-11-14T22:13:20Z"

@@ -10,6 +10,10 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::{Table, Value};
 
+/// The longest lifetime, timeout or window accepted: expiry times must stay writable as RFC 3339
+/// and as JWT `NumericDate`s.
+const LONGEST_LIFETIME: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// Every setting, as it is read and checked.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -324,7 +328,22 @@ impl Config {
         ] {
             if d < Duration::from_secs(1) {
                 p.push(format!("{name}: must be at least 1s"));
+            } else if d > LONGEST_LIFETIME {
+                p.push(format!("{name}: must be at most 100 years (36500d)"));
             }
+        }
+        for (name, d) in [
+            ("token.leeway", t.leeway),
+            ("token.refresh_grace", t.refresh_grace),
+        ] {
+            if d > LONGEST_LIFETIME {
+                p.push(format!("{name}: must be at most 100 years (36500d)"));
+            }
+        }
+        if self.forward_auth.mint_jwt && self.forward_auth.audience == t.audience {
+            p.push(
+                "forward_auth.audience: must differ from token.audience, or upstream tokens would be accepted as Tessera access tokens".into(),
+            );
         }
         if s.idle_timeout > s.absolute_timeout {
             p.push("session.idle_timeout: must not exceed session.absolute_timeout".into());
@@ -724,6 +743,40 @@ mod tests {
             .is_ok()
         );
         assert!(load(None, &[("TESSERA_SESSION_IDLE_TIMEOUT", "500ms")]).is_err());
+    }
+
+    #[test]
+    fn lifetimes_have_an_upper_bound() {
+        let err = load(
+            None,
+            &[
+                ("TESSERA_SESSION_ABSOLUTE_TIMEOUT", "9000years"),
+                ("TESSERA_TOKEN_LEEWAY", "200years"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("session.absolute_timeout: must be at most"),
+            "{err}"
+        );
+        assert!(err.contains("token.leeway: must be at most"), "{err}");
+        assert!(load(None, &[("TESSERA_TOKEN_REFRESH_TTL", "3650d")]).is_ok());
+    }
+
+    #[test]
+    fn forward_auth_audience_must_differ() {
+        let env = [
+            ("TESSERA_FORWARD_AUTH_MINT_JWT", "true"),
+            ("TESSERA_FORWARD_AUTH_AUDIENCE", "tessera"),
+        ];
+        assert!(
+            load(None, &env)
+                .unwrap_err()
+                .to_string()
+                .contains("forward_auth.audience")
+        );
+        assert!(load(None, &[("TESSERA_FORWARD_AUTH_MINT_JWT", "true")]).is_ok());
     }
 
     #[test]
