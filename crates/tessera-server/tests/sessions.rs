@@ -438,3 +438,27 @@ async fn a_removed_user_s_session_is_dead() {
         .await
         .assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn a_carried_cookie_ends_even_when_the_login_also_sends_authorization() {
+    let s = TestServer::start(&[]).await;
+    s.register("alice").await;
+    let c = s.login("alice").await;
+    let old = c.cookies["__Host-sid"].clone();
+    let mut again = s.client();
+    again.cookies.insert("__Host-sid".into(), old.clone());
+    let body = json!({"username": "alice", "password": PASSWORD});
+    let r = again
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            Some(body),
+            &[("authorization", "Basic YWxpY2U6eA==")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    Client::with_bearer(&s.url, &old)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
+}

@@ -47,6 +47,8 @@ fn parts(jwt: &str) -> (Value, Value) {
 async fn password_login_issues_a_jwt_and_a_refresh_token() {
     let s = TestServer::start(&[]).await;
     let user = s.register("alice").await;
+    // Mid-second: `expires_in` still counts whole seconds from the token's own `iat`.
+    s.clock.advance(std::time::Duration::from_millis(700));
     let r = s
         .client()
         .post(
@@ -659,6 +661,24 @@ async fn forward_auth_mints_an_upstream_token() {
     assert_eq!(claims["sid"], session["id"]);
 
     // The forwarded request's method decides whether CSRF applies.
+    // A client-set X-Forwarded-Method cannot hide a proxy's X-Original-Method, and a method that
+    // does not parse counts as unsafe.
+    c.send(
+        Method::GET,
+        "/v1/auth",
+        None,
+        &[("x-forwarded-method", "GET"), ("x-original-method", "POST")],
+    )
+    .await
+    .assert_problem(403, "csrf_failed");
+    c.send(
+        Method::GET,
+        "/v1/auth",
+        None,
+        &[("x-forwarded-method", "P O S T")],
+    )
+    .await
+    .assert_problem(403, "csrf_failed");
     c.send(
         Method::GET,
         "/v1/auth",

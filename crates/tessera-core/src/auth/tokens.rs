@@ -135,7 +135,7 @@ impl Auth {
         )?;
         Ok(TokenPair {
             access_token: issued.token,
-            expires_in: issued.expires_at.since(now).as_secs(),
+            expires_in: whole_seconds_until(issued.expires_at, now),
             refresh_token: refresh,
         })
     }
@@ -258,7 +258,7 @@ impl Auth {
         )?;
         Ok(TokenPair {
             access_token: issued.token,
-            expires_in: issued.expires_at.since(now).as_secs(),
+            expires_in: whole_seconds_until(issued.expires_at, now),
             refresh_token: None,
         })
     }
@@ -332,4 +332,9 @@ fn new_refresh_token(token: &OpaqueToken, family_id: FamilyId, now: Timestamp) -
         successor: None,
         sealed_successor: None,
     }
+}
+
+/// `expires_in`: whole seconds from `now` (as the token's `iat` has it) to `expires_at`.
+fn whole_seconds_until(expires_at: Timestamp, now: Timestamp) -> u64 {
+    u64::try_from(expires_at.as_secs() - now.as_secs()).unwrap_or(0)
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, is_unsafe};
 use crate::dto::MeDto;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -22,13 +22,18 @@ pub async fn me(caller: Caller) -> Response {
     .into_response()
 }
 
-/// The method of the request a reverse proxy is asking about.
+/// The method of the request a reverse proxy is asking about, for the CSRF rules: unsafe (as
+/// POST) when either header names an unsafe method or one that does not parse, else GET.
 fn forwarded_method(headers: &HeaderMap) -> Method {
-    ["x-forwarded-method", "x-original-method"]
+    let unsafe_method = ["x-forwarded-method", "x-original-method"]
         .iter()
-        .find_map(|name| headers.get(*name))
-        .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
-        .unwrap_or(Method::GET)
+        .filter_map(|name| headers.get(*name))
+        .any(|value| Method::from_bytes(value.as_bytes()).map_or(true, |m| is_unsafe(&m)));
+    if unsafe_method {
+        Method::POST
+    } else {
+        Method::GET
+    }
 }
 
 /// `GET /v1/auth`: 200 with the identity in headers for a reverse proxy's `auth_request`, and,

@@ -6,12 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tessera_core::SessionId;
 use tessera_core::session::csrf_token;
+use tessera_core::{OpaqueToken, SessionId};
 
 use super::{path_id, with_token_body};
-use crate::auth::{Client, Credential, SessionCaller, check_csrf, credential};
-use crate::cookies::{clear_cookie, session_cookie};
+use crate::auth::{Client, SessionCaller, check_csrf};
+use crate::cookies::{clear_cookie, read_cookie, session_cookie};
 use crate::dto::{LoginRequest, SessionDto, SessionEnvelopeDto, SessionListDto, SessionSummaryDto};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
@@ -26,10 +26,8 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     check_csrf(&headers, &state, None)?;
-    let carried = match credential(&headers, &state.settings().cookie.name) {
-        Credential::Cookie(token) => Some(token),
-        _ => None,
-    };
+    // The session cookie the client carried in, whatever else authenticates the request.
+    let carried = read_cookie(&headers, &state.settings().cookie.name).and_then(OpaqueToken::parse);
     let result = state
         .auth()
         .login(&req.username, &req.password, &client, carried.as_ref())
