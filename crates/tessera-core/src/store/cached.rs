@@ -1,8 +1,9 @@
 //! A [`SessionStore`] that answers session reads from memory and writes through to a backend.
 //!
 //! Verifying a session is the hottest path of the server; this keeps it free of I/O. The cache is
-//! exact for this process's own writes; writes by another process (the operator's CLI on the
-//! same database) are seen within `max_age`, after which an entry is read from the backend again.
+//! exact for this process's own writes, also when they race reads ([`Generation`]); writes by
+//! another process (the operator's CLI on the same database) are seen within `max_age`, after
+//! which an entry is read from the backend again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 
+use super::generation::Generation;
 use super::{SessionStore, StoreResult};
 use crate::session::SessionRecord;
 use crate::{SessionId, Timestamp, TokenDigest, UserId};
@@ -19,6 +21,7 @@ pub struct CachedSessionStore {
     cache: Cache<TokenDigest, (Arc<SessionRecord>, Instant)>,
     backend: Arc<dyn SessionStore>,
     max_age: Duration,
+    deletions: Generation,
 }
 
 impl CachedSessionStore {
@@ -29,11 +32,14 @@ impl CachedSessionStore {
             cache: Cache::new(capacity.max(1)),
             backend,
             max_age,
+            deletions: Generation::default(),
         }
     }
 
-    fn remember(&self, session: Arc<SessionRecord>) {
-        self.cache.insert(session.digest, (session, Instant::now()));
+    /// Caches `session`, read or touched under generation `seen`, as fresh from `cached_at`.
+    fn remember(&self, seen: u64, session: Arc<SessionRecord>, cached_at: Instant) {
+        self.deletions
+            .insert(&self.cache, seen, session.digest, (session, cached_at));
     }
 
     fn forget(&self, ended: &[SessionRecord]) {
@@ -46,8 +52,9 @@ impl CachedSessionStore {
 #[async_trait]
 impl SessionStore for CachedSessionStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let seen = self.deletions.current();
         self.backend.create_session(session).await?;
-        self.remember(Arc::new(session.clone()));
+        self.remember(seen, Arc::new(session.clone()), Instant::now());
         Ok(())
     }
 
@@ -65,9 +72,10 @@ impl SessionStore for CachedSessionStore {
             self.cache.remove(digest);
             return Ok(None);
         }
+        let seen = self.deletions.current();
         let loaded = self.backend.session_by_digest(digest, now).await?;
         match &loaded {
-            Some(session) => self.remember(Arc::clone(session)),
+            Some(session) => self.remember(seen, Arc::clone(session), Instant::now()),
             None => {
                 self.cache.remove(digest);
             }
@@ -77,8 +85,10 @@ impl SessionStore for CachedSessionStore {
 
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {
         // Update the cached copy first, so concurrent requests see the touch and skip their own.
-        if self.cache.get(&session.digest).is_some() {
-            self.remember(Arc::new(session.clone()));
+        // It keeps its age: a touch is no news from the backend.
+        let seen = self.deletions.current();
+        if let Some((_, cached_at)) = self.cache.get(&session.digest) {
+            self.remember(seen, Arc::new(session.clone()), cached_at);
         }
         self.backend.touch_session(session).await
     }
@@ -96,6 +106,7 @@ impl SessionStore for CachedSessionStore {
         user_id: UserId,
         id: SessionId,
     ) -> StoreResult<Option<SessionRecord>> {
+        self.deletions.bump();
         let ended = self.backend.delete_session(user_id, id).await?;
         self.forget(ended.as_slice());
         Ok(ended)
@@ -106,6 +117,7 @@ impl SessionStore for CachedSessionStore {
         user_id: UserId,
         keep: Option<SessionId>,
     ) -> StoreResult<Vec<SessionRecord>> {
+        self.deletions.bump();
         let ended = self.backend.delete_sessions_of_user(user_id, keep).await?;
         self.forget(&ended);
         Ok(ended)

@@ -7,16 +7,18 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 
+use super::generation::Generation;
 use super::{StoreResult, UserStore};
 use crate::UserId;
 use crate::user::User;
 
 /// Caches up to `capacity` users by id in front of `backend`. Exact for this process's own
-/// writes; another process's writes are seen within `max_age`.
+/// writes, also when they race reads; another process's writes are seen within `max_age`.
 pub struct CachedUserStore {
     cache: Cache<UserId, (Arc<User>, Instant)>,
     backend: Arc<dyn UserStore>,
     max_age: Duration,
+    changes: Generation,
 }
 
 impl CachedUserStore {
@@ -27,7 +29,20 @@ impl CachedUserStore {
             cache: Cache::new(capacity.max(1)),
             backend,
             max_age,
+            changes: Generation::default(),
         }
+    }
+
+    /// Runs a write that changes or removes user `id`, then drops its cached entry.
+    async fn changing<T>(
+        &self,
+        id: UserId,
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        self.changes.bump();
+        let result = write.await;
+        self.cache.remove(&id);
+        result
     }
 }
 
@@ -43,9 +58,13 @@ impl UserStore for CachedUserStore {
         {
             return Ok(Some(hit));
         }
+        let seen = self.changes.current();
         let loaded = self.backend.user_by_id(id).await?;
         match &loaded {
-            Some(user) => self.cache.insert(id, (Arc::clone(user), Instant::now())),
+            Some(user) => {
+                self.changes
+                    .insert(&self.cache, seen, id, (Arc::clone(user), Instant::now()))
+            }
             None => {
                 self.cache.remove(&id);
             }
@@ -62,20 +81,15 @@ impl UserStore for CachedUserStore {
     }
 
     async fn set_roles(&self, id: UserId, roles: &[String]) -> StoreResult<Option<User>> {
-        let result = self.backend.set_roles(id, roles).await;
-        self.cache.remove(&id);
-        result
+        self.changing(id, self.backend.set_roles(id, roles)).await
     }
 
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<bool> {
-        let result = self.backend.set_password_hash(id, password_hash).await;
-        self.cache.remove(&id);
-        result
+        self.changing(id, self.backend.set_password_hash(id, password_hash))
+            .await
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        let result = self.backend.delete_user(id).await;
-        self.cache.remove(&id);
-        result
+        self.changing(id, self.backend.delete_user(id)).await
     }
 }

@@ -15,6 +15,7 @@
 
 mod cached;
 mod cached_users;
+mod generation;
 mod records;
 
 pub use cached::CachedSessionStore;
