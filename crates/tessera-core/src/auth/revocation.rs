@@ -9,7 +9,7 @@ use crate::token::AccessClaims;
 use crate::user::User;
 use crate::{FamilyId, OpaqueToken, SessionId, UserId};
 
-/// What `POST /v1/tokens/revoke` may be told the token is (a hint only, RFC 7009).
+/// The kinds of token Tessera issues, as introspection reports them (`token_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
     /// A JWT access token.

@@ -56,7 +56,7 @@ pub(super) struct TokenState {
 }
 
 impl TokenState {
-    /// State around an initial ring (replaced by [`Auth::init_keys`]).
+    /// State around the key ring loaded at start-up (swapped by [`Auth::reload_keys`]).
     pub(super) fn new(ring: KeyRing) -> Self {
         Self {
             ring: ArcSwap::from_pointee(ring),
