@@ -10,57 +10,23 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use criterion::Criterion;
-use tessera_core::SystemClock;
-use tessera_core::auth::ClientInfo;
 use tessera_http::AppState;
-use tessera_server::Config;
-use tessera_server::app::{auth_service, http_settings, open_stores};
+use tessera_server::app::http_settings;
 use tower::ServiceExt;
 
-const PASSWORD: &str = "correct horse battery";
+mod common;
+
+use common::{PASSWORD, fixture};
 
 fn router(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("a temp data dir");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    let (app, session, jwt) = rt.block_on(async {
-        let stores = open_stores(&config).expect("opening the SQLite store");
-        let auth = Arc::new(
-            auth_service(&config, stores, Arc::new(SystemClock))
-                .await
-                .expect("auth"),
-        );
-        auth.register("alice", PASSWORD)
-            .await
-            .expect("registering alice");
-        let client = ClientInfo {
-            address: "127.0.0.1".into(),
-            user_agent: "criterion".into(),
-        };
-        let session = auth
-            .login("alice", PASSWORD, &client, None)
-            .await
-            .expect("login")
-            .token
-            .expose();
-        let jwt = auth
-            .issue_tokens("alice", PASSWORD, "127.0.0.1")
-            .await
+    let f = fixture();
+    let jwt =
+        f.rt.block_on(f.auth.issue_tokens("alice", PASSWORD, "127.0.0.1"))
             .expect("tokens")
             .access_token;
-        let settings = http_settings(&config, "127.0.0.1:8080".parse().expect("an address"));
-        (
-            tessera_http::router(AppState::new(auth, settings)),
-            session,
-            jwt,
-        )
-    });
+    let settings = http_settings(&f.config, "127.0.0.1:8080".parse().expect("an address"));
+    let app = tessera_http::router(AppState::new(Arc::clone(&f.auth), settings));
+    let (rt, session) = (&f.rt, &f.session_token);
     let call = |path: &'static str, bearer: Option<&str>| {
         let mut request = Request::get(path);
         if let Some(token) = bearer {
@@ -79,10 +45,13 @@ fn router(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("router");
     g.bench_function("healthz", |b| b.iter(|| call("/healthz", None)));
-    g.bench_function("me/session", |b| b.iter(|| call("/v1/me", Some(&session))));
+    g.bench_function("me/session", |b| b.iter(|| call("/v1/me", Some(session))));
     g.bench_function("me/jwt-eddsa", |b| b.iter(|| call("/v1/me", Some(&jwt))));
     g.finish();
 }
 
-criterion::criterion_group!(benches, router);
-criterion::criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    router(&mut c);
+    c.final_summary();
+}

@@ -8,76 +8,27 @@
 //! is that harness alone, to subtract.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::Criterion;
-use tessera_core::auth::{Auth, ClientInfo};
-use tessera_core::{OpaqueToken, SystemClock};
-use tessera_server::Config;
-use tessera_server::app::{auth_service, open_stores};
+use tessera_core::OpaqueToken;
 
-const PASSWORD: &str = "correct horse battery";
+mod common;
 
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    auth: Auth,
-    token: String,
-    _dir: tempfile::TempDir,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("a temp data dir");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    let (auth, token) = rt.block_on(async {
-        let stores = open_stores(&config).expect("opening the SQLite store");
-        let auth = auth_service(&config, stores, Arc::new(SystemClock))
-            .await
-            .expect("the auth service");
-        auth.register("alice", PASSWORD)
-            .await
-            .expect("registering alice");
-        let client = ClientInfo {
-            address: "127.0.0.1".into(),
-            user_agent: "criterion".into(),
-        };
-        let new = auth
-            .login("alice", PASSWORD, &client, None)
-            .await
-            .expect("logging in");
-        // Warm both caches, as the first request after a login does.
-        auth.authenticate_session(&new.token)
-            .await
-            .expect("the new session authenticates");
-        (auth, new.token.expose())
-    });
-    Fixture {
-        rt,
-        auth,
-        token,
-        _dir: dir,
-    }
-}
+use common::fixture;
 
 fn sessions(c: &mut Criterion) {
     let f = fixture();
-    let token = OpaqueToken::parse(&f.token).expect("a well-formed token");
+    let token = OpaqueToken::parse(&f.session_token).expect("a well-formed token");
     let digest = token.digest();
     let now = f.auth.now();
     let stores = f.auth.stores();
 
     let mut g = c.benchmark_group("session");
     g.bench_function("parse", |b| {
-        b.iter(|| OpaqueToken::parse(black_box(&f.token)))
+        b.iter(|| OpaqueToken::parse(black_box(&f.session_token)))
     });
     g.bench_function("parse+digest", |b| {
-        b.iter(|| OpaqueToken::parse(black_box(&f.token)).map(|t| t.digest()))
+        b.iter(|| OpaqueToken::parse(black_box(&f.session_token)).map(|t| t.digest()))
     });
     g.bench_function("block_on/empty", |b| {
         b.iter(|| f.rt.block_on(async { black_box(1) }))
@@ -98,7 +49,7 @@ fn sessions(c: &mut Criterion) {
     // The whole server hot path: what `SessionCaller::authenticate` does with a bearer value.
     g.bench_function("authenticate_session(parse+digest+lookup+user)", |b| {
         b.iter(|| {
-            let token = OpaqueToken::parse(black_box(&f.token)).expect("well-formed");
+            let token = OpaqueToken::parse(black_box(&f.session_token)).expect("well-formed");
             f.rt.block_on(f.auth.authenticate_session(&token))
                 .expect("live")
         })
