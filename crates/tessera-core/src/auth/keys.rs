@@ -51,8 +51,15 @@ async fn build_ring(
     policy: &TokenPolicy,
     now: Timestamp,
 ) -> Result<KeyRing, AuthError> {
-    let records = keys.signing_keys().await?;
-    KeyRing::new(&records, now, policy.access.clone()).map_err(|e| AuthError::Keys(e.to_string()))
+    ring_of(&keys.signing_keys().await?, policy, now)
+}
+
+fn ring_of(
+    records: &[SigningKeyRecord],
+    policy: &TokenPolicy,
+    now: Timestamp,
+) -> Result<KeyRing, AuthError> {
+    KeyRing::new(records, now, policy.access.clone()).map_err(|e| AuthError::Keys(e.to_string()))
 }
 
 impl Auth {
@@ -89,14 +96,18 @@ impl Auth {
         Ok(self.stores.keys.signing_keys().await?)
     }
 
-    /// Rebuilds the key ring from the store, dropping keys retired by now. Verified-token cache
-    /// entries survive: each hit re-checks its key's retirement.
+    /// Rebuilds the key ring from the store when its usable keys changed (a rotation, a key
+    /// retired by now). Verified-token cache entries survive: each hit re-checks its key.
     ///
     /// # Errors
     /// A store error, or stored keys that do not load.
     pub async fn reload_keys(&self) -> Result<(), AuthError> {
-        let ring = build_ring(self.stores.keys.as_ref(), &self.settings.tokens, self.now()).await?;
-        self.tokens.ring.store(Arc::new(ring));
+        let now = self.now();
+        let records = self.stores.keys.signing_keys().await?;
+        if !self.tokens.ring.load().is_built_from(&records, now) {
+            let ring = ring_of(&records, &self.settings.tokens, now)?;
+            self.tokens.ring.store(Arc::new(ring));
+        }
         Ok(())
     }
 

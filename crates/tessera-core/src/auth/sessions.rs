@@ -162,23 +162,16 @@ impl Auth {
         user_id: UserId,
         id: SessionId,
     ) -> Result<SessionRecord, AuthError> {
-        let now = self.now();
-        let owned_and_live = self
-            .stores
-            .sessions
-            .sessions_of_user(user_id, now)
-            .await?
-            .into_iter()
-            .any(|s| s.id == id);
-        if !owned_and_live {
-            return Err(AuthError::NotFound);
-        }
         let ended = self
             .stores
             .sessions
             .delete_session(user_id, id)
             .await?
             .ok_or(AuthError::NotFound)?;
+        // An expired session not purged yet is gone now too, but it was not live to end.
+        if !ended.is_live(self.now()) {
+            return Err(AuthError::NotFound);
+        }
         self.revoke_sids(vec![ended.id.to_string()]).await?;
         Ok(ended)
     }

@@ -285,6 +285,11 @@ impl VerificationKey {
     }
 }
 
+/// Whether `record` still verifies at `now` (no retirement, or one still ahead).
+fn usable(record: &SigningKeyRecord, now: Timestamp) -> bool {
+    record.retires_at.is_none_or(|at| now < at)
+}
+
 /// The signing and verification keys in use, built from the stored records.
 ///
 /// Build a new ring whenever the records change (rotation) and swap it in; a ring never changes.
@@ -311,7 +316,7 @@ impl KeyRing {
     ) -> Result<Self, KeyError> {
         let mut usable: Vec<&SigningKeyRecord> = records
             .iter()
-            .filter(|record| record.retires_at.is_none_or(|at| now < at))
+            .filter(|record| usable(record, now))
             .collect();
         // Newest first: the JWKS lists keys in this order and the signing key is the first
         // unretired one.
@@ -355,6 +360,19 @@ impl KeyRing {
             settings,
             jwks: json!({ "keys": jwks }),
         })
+    }
+
+    /// Whether this ring is what [`Self::new`] would build from `records` at `now`: the same
+    /// usable keys with the same retirements (so a periodic reload can skip parsing them again).
+    pub fn is_built_from(&self, records: &[SigningKeyRecord], now: Timestamp) -> bool {
+        let mut count = 0;
+        let all_known = records.iter().filter(|r| usable(r, now)).all(|record| {
+            count += 1;
+            self.keys
+                .get(&record.kid)
+                .is_some_and(|key| key.retires_at == record.retires_at)
+        });
+        all_known && count == self.keys.len()
     }
 
     /// The JWK Set of the public verification keys (`kid`, `alg`, `use: "sig"` and the public
@@ -407,6 +425,31 @@ mod tests {
     use super::*;
     use crate::UserId;
     use crate::token::testing::{ALGORITHMS, T0, record, ring};
+
+    #[test]
+    fn a_ring_knows_whether_the_records_changed() {
+        let first = record(KeyAlgorithm::EdDSA, 0);
+        let ring =
+            KeyRing::new(std::slice::from_ref(&first), T0, TokenSettings::default()).unwrap();
+        assert!(ring.is_built_from(std::slice::from_ref(&first), T0));
+        let mut second = record(KeyAlgorithm::EdDSA, 1);
+        second.created_at = T0.plus(Duration::from_secs(1));
+        assert!(
+            !ring.is_built_from(&[first.clone(), second.clone()], T0),
+            "a new key"
+        );
+        let retiring = SigningKeyRecord {
+            retires_at: Some(T0.plus(Duration::from_secs(60))),
+            ..first
+        };
+        let rotated = [retiring.clone(), second];
+        let ring = KeyRing::new(&rotated, T0, TokenSettings::default()).unwrap();
+        assert!(ring.is_built_from(&rotated, T0));
+        assert!(
+            !ring.is_built_from(&rotated, T0.plus(Duration::from_secs(60))),
+            "a key retired"
+        );
+    }
 
     fn hour(n: i64) -> Timestamp {
         Timestamp::from_secs(T0.as_secs() + n * 3600)

@@ -34,6 +34,18 @@ impl Snapshot {
         *expires_at = (*expires_at).max(revocation.expires_at);
     }
 
+    /// Whether adding `revocation` would change nothing.
+    fn holds(&self, revocation: &Revocation, now: Timestamp) -> bool {
+        let map = match revocation.kind {
+            RevokedKind::AccessToken => &self.jtis,
+            RevokedKind::Sid => &self.sids,
+        };
+        revocation.expires_at <= now
+            || map
+                .get(revocation.id.as_str())
+                .is_some_and(|held| *held >= revocation.expires_at)
+    }
+
     fn prune(&mut self, now: Timestamp) {
         self.jtis.retain(|_, expires_at| now < *expires_at);
         self.sids.retain(|_, expires_at| now < *expires_at);
@@ -73,6 +85,12 @@ impl RevocationSet {
     /// expired entries. It never drops a live entry, so one inserted while the store was being
     /// read survives the reload.
     pub fn merge_all(&self, revocations: &[Revocation], now: Timestamp) {
+        let current = self.current.load();
+        if revocations.iter().all(|r| current.holds(r, now)) {
+            // The usual reload: nothing new, so no copy of the set.
+            return;
+        }
+        drop(current);
         self.current.rcu(|current| {
             let mut next = Snapshot::clone(current);
             next.prune(now);
