@@ -187,35 +187,22 @@ async fn login_from_a_foreign_origin_is_refused() {
     let s = TestServer::start(&[("TESSERA_ALLOWED_ORIGINS", "https://app.example")]).await;
     s.register("alice").await;
     let body = json!({"username": "alice", "password": PASSWORD});
-    let r = s
-        .client()
-        .send(
-            Method::POST,
-            "/v1/sessions",
-            Some(body.clone()),
-            &[("origin", "https://evil.example")],
-        )
-        .await;
-    r.assert_problem(403, "csrf_failed");
-    let r = s
-        .client()
-        .send(
-            Method::POST,
-            "/v1/sessions",
-            Some(body.clone()),
-            &[("sec-fetch-site", "cross-site")],
-        )
-        .await;
-    r.assert_problem(403, "csrf_failed");
-    let r = s
-        .client()
-        .send(
-            Method::POST,
-            "/v1/sessions",
-            Some(body),
-            &[("origin", "https://app.example")],
-        )
-        .await;
+    let login = |header: (&'static str, &'static str)| {
+        let body = body.clone();
+        let mut client = s.client();
+        async move {
+            client
+                .send(Method::POST, "/v1/sessions", Some(body), &[header])
+                .await
+        }
+    };
+    login(("origin", "https://evil.example"))
+        .await
+        .assert_problem(403, "csrf_failed");
+    login(("sec-fetch-site", "cross-site"))
+        .await
+        .assert_problem(403, "csrf_failed");
+    let r = login(("origin", "https://app.example")).await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
 
