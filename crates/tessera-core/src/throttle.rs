@@ -5,40 +5,20 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use crate::Timestamp;
+use crate::secret::random_bytes;
+use crate::store::{Bucket, FailureLog, StoreError, StoreResult};
 
-/// Where failures are remembered. The embedded server keeps them in memory; a shared store lets
-/// every instance see the same counts.
-pub trait FailureLog: Send + Sync {
-    /// Atomically: when fewer than `limit` entries under `key` are later than `since`, records one
-    /// at `now` (keeping at most the newest `limit`) and returns `Ok`; otherwise records nothing
-    /// and returns the entry whose leaving the window would let an attempt in again.
-    ///
-    /// # Errors
-    /// The blocking entry, when the limit is reached.
-    fn try_record(
-        &self,
-        key: &str,
-        now: Timestamp,
-        since: Timestamp,
-        limit: usize,
-    ) -> Result<(), Timestamp>;
-    /// Withdraws one entry recorded at `at` under `key` (an attempt that did not fail after all).
-    fn withdraw(&self, key: &str, at: Timestamp);
-    /// Forgets every entry under `key`.
-    fn clear(&self, key: &str);
-    /// Forgets entries at or before `before` under every key.
-    fn prune(&self, before: Timestamp);
-}
-
-/// A [`FailureLog`] in this process's memory.
+/// A [`FailureLog`] in this process's memory: the embedded server's.
 #[derive(Default)]
 pub struct MemoryFailureLog {
-    entries: Mutex<HashMap<String, VecDeque<Timestamp>>>,
+    entries: Mutex<HashMap<String, VecDeque<(Timestamp, String)>>>,
 }
 
 impl MemoryFailureLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Timestamp>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<(Timestamp, String)>>> {
         // A panic while holding the lock leaves plain data behind: keep using it.
         self.entries
             .lock()
@@ -46,48 +26,79 @@ impl MemoryFailureLog {
     }
 }
 
+#[async_trait]
 impl FailureLog for MemoryFailureLog {
-    fn try_record(
+    async fn try_record(
         &self,
-        key: &str,
+        buckets: &[Bucket<'_>],
+        attempt: &str,
         now: Timestamp,
         since: Timestamp,
-        limit: usize,
-    ) -> Result<(), Timestamp> {
-        let limit = limit.max(1);
+    ) -> StoreResult<Result<(), Timestamp>> {
         let mut entries = self.lock();
-        let list = entries.entry(key.to_owned()).or_default();
-        let recent = list.iter().filter(|t| **t > since).count();
-        if recent >= limit {
-            // The list is in time order and holds at most `limit` entries, all recent here.
-            return Err(list[list.len() - limit]);
+        let mut blocking: Option<Timestamp> = None;
+        for bucket in buckets {
+            let limit = bucket.limit.max(1) as usize;
+            let Some(list) = entries.get(bucket.key) else {
+                continue;
+            };
+            let recent: Vec<Timestamp> = list
+                .iter()
+                .map(|(at, _)| *at)
+                .filter(|at| *at > since)
+                .collect();
+            if recent.len() >= limit {
+                // In time order: the limit-th newest is the one whose leaving lets one in.
+                let entry = recent[recent.len() - limit];
+                blocking = Some(blocking.map_or(entry, |b| b.max(entry)));
+            }
         }
-        list.push_back(now);
-        while list.len() > limit {
-            list.pop_front();
+        if let Some(blocking) = blocking {
+            return Ok(Err(blocking));
+        }
+        for bucket in buckets {
+            let list = entries.entry(bucket.key.to_owned()).or_default();
+            list.push_back((now, attempt.to_owned()));
+            while list.len() > bucket.limit.max(1) as usize {
+                list.pop_front();
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn withdraw(&self, key: &str, attempt: &str) -> StoreResult<()> {
+        let mut entries = self.lock();
+        if let Some(list) = entries.get_mut(key)
+            && let Some(i) = list.iter().rposition(|(_, id)| id == attempt)
+        {
+            list.remove(i);
         }
         Ok(())
     }
 
-    fn withdraw(&self, key: &str, at: Timestamp) {
-        let mut entries = self.lock();
-        if let Some(list) = entries.get_mut(key)
-            && let Some(i) = list.iter().rposition(|t| *t == at)
-        {
-            list.remove(i);
-        }
-    }
-
-    fn clear(&self, key: &str) {
+    async fn clear(&self, key: &str) -> StoreResult<()> {
         self.lock().remove(key);
+        Ok(())
     }
 
-    fn prune(&self, before: Timestamp) {
+    async fn prune(&self, before: Timestamp) -> StoreResult<()> {
         self.lock().retain(|_, list| {
-            list.retain(|t| *t > before);
+            list.retain(|(at, _)| *at > before);
             !list.is_empty()
         });
+        Ok(())
     }
+}
+
+/// Why an attempt was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A limit is reached: try again after this long.
+    #[error("too many attempts")]
+    TooManyAttempts(Duration),
+    /// The failure log could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The throttle's limits.
@@ -119,7 +130,7 @@ impl Default for ThrottleLimits {
 pub struct Attempt {
     account: String,
     address: String,
-    at: Timestamp,
+    id: String,
 }
 
 /// Decides whether a login attempt may proceed, and counts failures.
@@ -136,58 +147,71 @@ impl LoginThrottle {
     }
 
     /// Admits an attempt for the account (`canonical_username`) from `address`, counting it as
-    /// a failure until [`Self::succeeded`] or [`Self::abandoned`] says otherwise.
+    /// a failure until [`Self::succeeded`] or [`Self::abandoned`] says otherwise. Both limits
+    /// are checked and counted in one atomic step of the failure log.
     ///
     /// # Errors
-    /// The time until an attempt would be accepted again, when either limit is reached; nothing
-    /// is counted then.
-    pub fn begin(
+    /// [`Refusal::TooManyAttempts`] with the time until an attempt would be accepted again,
+    /// when either limit is reached (nothing is counted then); [`Refusal::Store`] when the log
+    /// cannot be reached.
+    pub async fn begin(
         &self,
         canonical_username: &str,
         address: &str,
         now: Timestamp,
-    ) -> Result<Attempt, Duration> {
+    ) -> Result<Attempt, Refusal> {
         let since = now.minus(self.limits.window);
         let account = account_key(canonical_username);
         let address = address_key(address);
-        let by_account =
-            self.log
-                .try_record(&account, now, since, self.limits.account_failures as usize);
-        let by_address =
-            self.log
-                .try_record(&address, now, since, self.limits.address_failures as usize);
-        if by_account.is_ok() && by_address.is_ok() {
-            return Ok(Attempt {
+        // Unique across instances, so a withdrawal takes back exactly this attempt's entry.
+        let id = format!("{:032x}", u128::from_le_bytes(random_bytes()));
+        let buckets = [
+            Bucket {
+                key: &account,
+                limit: self.limits.account_failures,
+            },
+            Bucket {
+                key: &address,
+                limit: self.limits.address_failures,
+            },
+        ];
+        match self.log.try_record(&buckets, &id, now, since).await? {
+            Ok(()) => Ok(Attempt {
                 account,
                 address,
-                at: now,
-            });
-        }
-        let mut wait = Duration::ZERO;
-        for (key, outcome) in [(&account, by_account), (&address, by_address)] {
-            match outcome {
-                Ok(()) => self.log.withdraw(key, now),
-                Err(blocking) => wait = wait.max(blocking.plus(self.limits.window).since(now)),
+                id,
+            }),
+            Err(blocking) => {
+                let wait = blocking.plus(self.limits.window).since(now);
+                Err(Refusal::TooManyAttempts(wait.max(Duration::from_millis(1))))
             }
         }
-        Err(wait.max(Duration::from_millis(1)))
     }
 
     /// The password was right: the attempt is withdrawn and the account's count reset.
-    pub fn succeeded(&self, attempt: Attempt) {
-        self.log.clear(&attempt.account);
-        self.log.withdraw(&attempt.address, attempt.at);
+    ///
+    /// # Errors
+    /// When the failure log cannot be reached.
+    pub async fn succeeded(&self, attempt: Attempt) -> StoreResult<()> {
+        self.log.clear(&attempt.account).await?;
+        self.log.withdraw(&attempt.address, &attempt.id).await
     }
 
     /// The attempt ended without a password verdict (a store error): it does not count.
-    pub fn abandoned(&self, attempt: Attempt) {
-        self.log.withdraw(&attempt.account, attempt.at);
-        self.log.withdraw(&attempt.address, attempt.at);
+    ///
+    /// # Errors
+    /// When the failure log cannot be reached.
+    pub async fn abandoned(&self, attempt: Attempt) -> StoreResult<()> {
+        self.log.withdraw(&attempt.account, &attempt.id).await?;
+        self.log.withdraw(&attempt.address, &attempt.id).await
     }
 
     /// Forgets failures that left the window (background housekeeping).
-    pub fn prune(&self, now: Timestamp) {
-        self.log.prune(now.minus(self.limits.window));
+    ///
+    /// # Errors
+    /// When the failure log cannot be reached.
+    pub async fn prune(&self, now: Timestamp) -> StoreResult<()> {
+        self.log.prune(now.minus(self.limits.window)).await
     }
 }
 
@@ -212,69 +236,103 @@ mod tests {
         LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits)
     }
 
-    #[test]
-    fn account_limit_with_sliding_window() {
+    fn refused_for(outcome: Result<Attempt, Refusal>) -> Option<Duration> {
+        match outcome {
+            Err(Refusal::TooManyAttempts(wait)) => Some(wait),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn account_limit_with_sliding_window() {
         let t = throttle(3, 100);
         let t0 = Timestamp::from_secs(10_000);
         for i in 0..3 {
             // Failed attempts: admitted, never withdrawn.
             let _ = t
                 .begin("alice", "1.2.3.4", t0.plus(Duration::from_secs(i)))
+                .await
                 .expect("admitted");
         }
         let now = t0.plus(Duration::from_secs(10));
         // The first failure (at t0) leaves the window at t0 + 900 s.
         assert_eq!(
-            t.begin("alice", "5.6.7.8", now).err(),
+            refused_for(t.begin("alice", "5.6.7.8", now).await),
             Some(Duration::from_secs(890))
         );
         assert!(
-            t.begin("bob", "5.6.7.8", now).is_ok(),
+            t.begin("bob", "5.6.7.8", now).await.is_ok(),
             "another account is unaffected"
         );
         assert!(
             t.begin("alice", "1.2.3.4", t0.plus(Duration::from_secs(900)))
+                .await
                 .is_ok()
         );
     }
 
-    #[test]
-    fn concurrent_attempts_cannot_exceed_the_limit() {
+    #[tokio::test]
+    async fn concurrent_attempts_cannot_exceed_the_limit() {
         let t = throttle(5, 100);
         let now = Timestamp::from_secs(50);
         // Thirty attempts in flight at once (none has a verdict yet): five are admitted.
-        let admitted: Vec<Attempt> = (0..30)
-            .filter_map(|_| t.begin("bob", "9.9.9.9", now).ok())
-            .collect();
+        let mut admitted = Vec::new();
+        for _ in 0..30 {
+            if let Ok(attempt) = t.begin("bob", "9.9.9.9", now).await {
+                admitted.push(attempt);
+            }
+        }
         assert_eq!(admitted.len(), 5);
     }
 
-    #[test]
-    fn a_refused_attempt_counts_nothing_and_success_resets_the_account() {
+    #[tokio::test]
+    async fn a_refused_attempt_counts_nothing_and_success_resets_the_account() {
         let t = throttle(2, 3);
         let now = Timestamp::from_secs(50);
-        let _ = t.begin("a", "1.1.1.1", now).unwrap();
-        let _ = t.begin("b", "1.1.1.1", now).unwrap();
-        let _ = t.begin("c", "1.1.1.1", now).unwrap();
+        let _ = t.begin("a", "1.1.1.1", now).await.unwrap();
+        let _ = t.begin("b", "1.1.1.1", now).await.unwrap();
+        let _ = t.begin("c", "1.1.1.1", now).await.unwrap();
         // The address is full: refused, and "d" gets no entry for it.
-        assert!(t.begin("d", "1.1.1.1", now).is_err());
-        assert!(t.begin("d", "2.2.2.2", now).is_ok());
-        let ok = t.begin("e", "3.3.3.3", now).unwrap();
-        t.succeeded(ok);
-        let _ = t.begin("e", "3.3.3.3", now).unwrap();
+        assert!(t.begin("d", "1.1.1.1", now).await.is_err());
+        let _ = t.begin("d", "2.2.2.2", now).await.unwrap();
         assert!(
-            t.begin("e", "3.3.3.3", now).is_ok(),
+            t.begin("d", "2.2.2.2", now).await.is_ok(),
+            "the refused attempt did not count for d"
+        );
+        // "e" fails once, then succeeds: its count starts again from zero.
+        let _ = t.begin("e", "3.3.3.3", now).await.unwrap();
+        let ok = t.begin("e", "3.3.3.3", now).await.unwrap();
+        t.succeeded(ok).await.unwrap();
+        let _ = t.begin("e", "3.3.3.3", now).await.unwrap();
+        assert!(
+            t.begin("e", "3.3.3.3", now).await.is_ok(),
             "one failure since the success"
         );
     }
 
-    #[test]
-    fn an_abandoned_attempt_does_not_count() {
+    #[tokio::test]
+    async fn the_larger_wait_wins_when_both_limits_apply() {
+        let t = throttle(1, 2);
+        let t0 = Timestamp::from_secs(10_000);
+        let _ = t.begin("a", "1.1.1.1", t0).await.unwrap();
+        let _ = t.begin("b", "1.1.1.1", t0.plus(Duration::from_secs(5))).await.unwrap();
+        // "a" is full since t0 (free at t0 + 900), the address since t0 (free at t0 + 900,
+        // its 2nd newest entry): the later of the two blocking entries decides.
+        let now = t0.plus(Duration::from_secs(10));
+        let _ = t.begin("c", "2.2.2.2", t0.plus(Duration::from_secs(8))).await.unwrap();
+        assert_eq!(
+            refused_for(t.begin("c", "1.1.1.1", now).await),
+            Some(Duration::from_secs(898))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_attempt_does_not_count() {
         let t = throttle(1, 100);
         let now = Timestamp::from_secs(50);
-        let attempt = t.begin("a", "1.1.1.1", now).unwrap();
-        assert!(t.begin("a", "1.1.1.1", now).is_err());
-        t.abandoned(attempt);
-        assert!(t.begin("a", "1.1.1.1", now).is_ok());
+        let attempt = t.begin("a", "1.1.1.1", now).await.unwrap();
+        assert!(t.begin("a", "1.1.1.1", now).await.is_err());
+        t.abandoned(attempt).await.unwrap();
+        assert!(t.begin("a", "1.1.1.1", now).await.is_ok());
     }
 }

@@ -11,7 +11,7 @@ use tessera_core::auth::{Auth, AuthSettings, TokenPolicy};
 use tessera_core::password::{PasswordHasher, PasswordWorker};
 use tessera_core::session::SessionPolicy;
 use tessera_core::store::{CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
-use tessera_core::throttle::{LoginThrottle, MemoryFailureLog, ThrottleLimits};
+use tessera_core::throttle::ThrottleLimits;
 use tessera_core::token::TokenSettings;
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
 use tokio::net::TcpListener;
@@ -41,12 +41,12 @@ pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     stores.users = Arc::new(CachedUserStore::new(
         stores.users,
         CACHE_CAPACITY,
-        CACHE_MAX_AGE,
+        Some(CACHE_MAX_AGE),
     ));
     stores.sessions = Arc::new(CachedSessionStore::new(
         stores.sessions,
         CACHE_CAPACITY,
-        CACHE_MAX_AGE,
+        Some(CACHE_MAX_AGE),
     ));
     Ok(stores)
 }
@@ -73,6 +73,7 @@ pub fn token_policy(config: &Config) -> TokenPolicy {
                 config.forward_auth.ttl,
             )
         }),
+        key_publish_ahead: t.key_publish_ahead,
     }
 }
 
@@ -93,16 +94,16 @@ pub async fn auth_service(
         },
         signup: config.signup,
         tokens: token_policy(config),
-    };
-    let limits = ThrottleLimits {
-        account_failures: config.throttle.account_failures,
-        address_failures: config.throttle.address_failures,
-        window: config.throttle.window,
+        throttle: ThrottleLimits {
+            account_failures: config.throttle.account_failures,
+            address_failures: config.throttle.address_failures,
+            window: config.throttle.window,
+        },
+        revocation_max_staleness: config.revocation.max_staleness,
     };
     let passwords =
         PasswordWorker::new(PasswordHasher::new(), PasswordWorker::default_concurrency());
-    let throttle = LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits);
-    Auth::open(stores, clock, settings, passwords, throttle)
+    Auth::open(stores, clock, settings, passwords)
         .await
         .context("cannot load the signing keys")
 }

@@ -24,9 +24,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where clients reach Tessera; `None`: `http://` + the bound address.
     pub public_url: Option<String>,
-    /// Shared hot store (not in this version).
+    /// Shared hot store (sessions, revocations, throttle counts, the change feed); with
+    /// `database_url`, the shared deployment.
     pub redis_url: Option<String>,
-    /// Shared durable store (not in this version).
+    /// Shared durable store (users, signing keys, refresh families); with `redis_url`, the
+    /// shared deployment.
     pub database_url: Option<String>,
     /// Bearer key of the admin API and introspection; `None` turns them off.
     pub admin_key: Option<String>,
@@ -46,6 +48,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// `[forward_auth]`.
     pub forward_auth: ForwardAuthConfig,
+    /// `[revocation]`.
+    pub revocation: RevocationConfig,
 }
 
 /// `[session]`.
@@ -90,6 +94,10 @@ pub struct TokenConfig {
     pub audience: String,
     /// No token or cookie larger than this many bytes is issued.
     pub max_size: usize,
+    /// How long a new signing key is published (JWKS, every instance's key ring) before it
+    /// signs.
+    #[serde(with = "humantime_serde")]
+    pub key_publish_ahead: Duration,
 }
 
 /// `[throttle]`.
@@ -118,6 +126,24 @@ pub struct ForwardAuthConfig {
     pub ttl: Duration,
 }
 
+/// `[revocation]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationConfig {
+    /// Shared stores: how long JWT checks trust the last known revocations while the change
+    /// feed cannot be heard.
+    #[serde(with = "humantime_serde")]
+    pub max_staleness: Duration,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        Self {
+            max_staleness: Duration::from_secs(30),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -135,6 +161,7 @@ impl Default for Config {
             token: TokenConfig::default(),
             throttle: ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
+            revocation: RevocationConfig::default(),
         }
     }
 }
@@ -162,6 +189,9 @@ impl Default for TokenConfig {
             issuer: "tessera".into(),
             audience: "tessera".into(),
             max_size: 4096,
+            // Twice the JWKS `max-age` (60 s): an app that fetched the JWKS just before a
+            // rotation knows the new key before it signs.
+            key_publish_ahead: Duration::from_secs(120),
         }
     }
 }
@@ -224,12 +254,14 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("token.issuer", Kind::Text),
     ("token.audience", Kind::Text),
     ("token.max_size", Kind::Integer),
+    ("token.key_publish_ahead", Kind::Duration),
     ("throttle.account_failures", Kind::Integer),
     ("throttle.address_failures", Kind::Integer),
     ("throttle.window", Kind::Duration),
     ("forward_auth.mint_jwt", Kind::Bool),
     ("forward_auth.audience", Kind::Text),
     ("forward_auth.ttl", Kind::Duration),
+    ("revocation.max_staleness", Kind::Duration),
 ];
 
 /// The environment variable of a setting: `TESSERA_` + the path, `.` as `_`, upper case.
@@ -325,6 +357,7 @@ impl Config {
             ("token.refresh_ttl", t.refresh_ttl),
             ("throttle.window", self.throttle.window),
             ("forward_auth.ttl", self.forward_auth.ttl),
+            ("revocation.max_staleness", self.revocation.max_staleness),
         ] {
             if d < Duration::from_secs(1) {
                 p.push(format!("{name}: must be at least 1s"));
@@ -335,6 +368,7 @@ impl Config {
         for (name, d) in [
             ("token.leeway", t.leeway),
             ("token.refresh_grace", t.refresh_grace),
+            ("token.key_publish_ahead", t.key_publish_ahead),
         ] {
             if d > LONGEST_LIFETIME {
                 p.push(format!("{name}: must be at most 100 years (36500d)"));
@@ -399,8 +433,10 @@ impl Config {
                 ));
             }
         }
-        if self.redis_url.is_some() || self.database_url.is_some() {
-            p.push("redis_url/database_url: shared stores are not available in this version; leave them unset for the embedded store".into());
+        match (&self.redis_url, &self.database_url) {
+            (Some(_), None) => p.push("database_url: a shared deployment needs PostgreSQL too (users, signing keys, refresh families); set database_url beside redis_url, or neither for the embedded store".into()),
+            (None, Some(_)) => p.push("redis_url: a shared deployment needs Redis too (sessions, revocations, throttling); set redis_url beside database_url, or neither for the embedded store".into()),
+            _ => {}
         }
         if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
             p.push("admin_key: must be at least 16 characters".into());

@@ -27,24 +27,29 @@ impl KeyStore for MemoryStore {
         Ok(keys)
     }
 
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool> {
+        let mut keys = lock(&self.keys);
+        if !keys.keys.is_empty() {
+            return Ok(false);
+        }
+        keys.keys.push(key.clone());
+        Ok(true)
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_at: Timestamp,
+    ) -> StoreResult<()> {
         let mut keys = lock(&self.keys);
         if keys.position(&key.kid).is_some() {
             return Err(StoreError::Conflict);
         }
+        for old in keys.keys.iter_mut().filter(|k| k.retires_at.is_none()) {
+            old.retires_at = Some(retire_at);
+        }
         keys.keys.push(key.clone());
         Ok(())
-    }
-
-    async fn retire_signing_key(&self, kid: &str, retires_at: Timestamp) -> StoreResult<bool> {
-        let mut keys = lock(&self.keys);
-        match keys.position(kid) {
-            Some(i) => {
-                keys.keys[i].retires_at = Some(retires_at);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
     }
 
     async fn delete_signing_key(&self, kid: &str) -> StoreResult<bool> {

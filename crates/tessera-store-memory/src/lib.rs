@@ -15,6 +15,7 @@ mod users;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use tessera_core::throttle::MemoryFailureLog;
 use tessera_core::store::{Health, StoreResult, Stores};
 
 /// Every store in process memory. Nothing survives the process.
@@ -48,6 +49,8 @@ impl MemoryStore {
             revocations: shared.clone(),
             keys: shared.clone(),
             health: shared,
+            failures: Arc::new(MemoryFailureLog::default()),
+            feed: None,
         }
     }
 }

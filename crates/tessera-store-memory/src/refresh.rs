@@ -85,6 +85,21 @@ impl RefreshStore for MemoryStore {
         }
     }
 
+    async fn families_of_user(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<FamilyId>> {
+        let refresh = lock(&self.refresh);
+        let mut open: Vec<&RefreshFamily> = refresh
+            .families
+            .values()
+            .filter(|f| f.user_id == user_id && f.is_open(now))
+            .collect();
+        open.sort_by_key(|f| (f.created_at, f.id));
+        Ok(open.into_iter().map(|f| f.id).collect())
+    }
+
     async fn end_families_of_user(
         &self,
         user_id: UserId,

@@ -81,8 +81,9 @@ impl SessionStore for MemoryStore {
         if let Some((_, stored)) = sessions.by_id.get_mut(&session.id)
             && stored.is_live(session.last_seen_at)
         {
-            stored.last_seen_at = session.last_seen_at;
-            stored.idle_expires_at = session.idle_expires_at;
+            // Never backwards: another instance's clock may lag this one's.
+            stored.last_seen_at = stored.last_seen_at.max(session.last_seen_at);
+            stored.idle_expires_at = stored.idle_expires_at.max(session.idle_expires_at);
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tessera_core::throttle::MemoryFailureLog;
 use tessera_core::store::{Health, StoreError, StoreResult, Stores};
 
 use crate::pool::Pool;
@@ -73,6 +74,8 @@ impl SqliteStore {
             revocations: shared.clone(),
             keys: shared.clone(),
             health: shared,
+            failures: Arc::new(MemoryFailureLog::default()),
+            feed: None,
         }
     }
 }

@@ -80,6 +80,11 @@ const MIGRATIONS: &[&str] = &[
         retires_at  INTEGER
     ) STRICT;
     ",
+    // 2: a key is published ahead of the moment it starts signing.
+    "
+    ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER;
+    UPDATE signing_keys SET activates_at = created_at;
+    ",
 ];
 
 /// Brings the schema of `conn`'s database up to date.

@@ -141,6 +141,26 @@ impl RefreshStore for SqliteStore {
             .await
     }
 
+    async fn families_of_user(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<FamilyId>> {
+        self.pool
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT id FROM refresh_families
+                     WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2
+                     ORDER BY created_at, id",
+                )?
+                .query_map(params![user_id.as_bytes().as_slice(), now.as_millis()], |row| {
+                    codec::family_id(row, 0)
+                })?
+                .collect()
+            })
+            .await
+    }
+
     async fn end_families_of_user(
         &self,
         user_id: UserId,

@@ -86,9 +86,11 @@ impl SessionStore for SqliteStore {
         let (id, seen, idle) = (session.id, session.last_seen_at, session.idle_expires_at);
         self.pool
             .write(move |conn| {
-                // Only a session still live at the touch's time: a touch never revives one.
+                // Only a session still live at the touch's time: a touch never revives one, and
+                // never moves a deadline backwards.
                 conn.prepare_cached(
-                    "UPDATE sessions SET last_seen_at = ?2, idle_expires_at = ?3
+                    "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2),
+                                         idle_expires_at = max(idle_expires_at, ?3)
                      WHERE id = ?1 AND expires_at > ?2 AND idle_expires_at > ?2",
                 )?
                 .execute(params![

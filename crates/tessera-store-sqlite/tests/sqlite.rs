@@ -86,6 +86,7 @@ async fn data_survives_closing_and_reopening() {
         algorithm: KeyAlgorithm::EdDSA,
         private_der: vec![0x30, 0x2e, 0x02, 0x01, 0x00],
         created_at: t(0),
+        activates_at: t(0),
         retires_at: None,
     };
 
@@ -101,7 +102,7 @@ async fn data_survives_closing_and_reopening() {
             .unwrap();
         assert_eq!(outcome, RotateOutcome::Rotated);
         stores.revocations.revoke(&revocation).await.unwrap();
-        stores.keys.insert_signing_key(&key).await.unwrap();
+        assert!(stores.keys.insert_first_signing_key(&key).await.unwrap());
     } // every connection closes here
 
     let stores = SqliteStore::open(&data).unwrap().stores();
@@ -184,7 +185,7 @@ async fn undecodable_rows_are_corrupt() {
     )
     .unwrap();
     raw.execute(
-        "INSERT INTO signing_keys VALUES ('k', 'none', x'00', 0, NULL)",
+        "INSERT INTO signing_keys VALUES ('k', 'none', x'00', 0, NULL, 0)",
         [],
     )
     .unwrap();

@@ -17,6 +17,7 @@
 //! sleeps.
 #![deny(missing_docs)]
 
+mod failures;
 mod fixtures;
 mod keys;
 mod refresh;
@@ -24,6 +25,7 @@ mod revocations;
 mod sessions;
 mod users;
 
+pub use failures::*;
 pub use keys::*;
 pub use refresh::*;
 pub use revocations::*;
@@ -35,12 +37,20 @@ pub use tessera_core::store::Stores;
 
 /// Defines one `#[tokio::test]` per case of the suite, each on the stores `$fresh()` returns.
 ///
-/// `$fresh` is a function `fn() -> (Stores, G)`; `G` is held until the case ends. The calling
-/// crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
+/// `$fresh` is a function `fn() -> (Stores, G)`, or with `async` before it an
+/// `async fn() -> (Stores, G)` (for a backend reached over the network); `G` is held until the
+/// case ends. The calling crate needs `tokio` (with `macros` and `rt-multi-thread`) as a
+/// dev-dependency.
 #[macro_export]
 macro_rules! conformance_tests {
+    (async $fresh:path) => {
+        $crate::conformance_tests!(@cases (async $fresh));
+    };
     ($fresh:path) => {
-        $crate::conformance_tests!(@cases $fresh;
+        $crate::conformance_tests!(@cases ($fresh));
+    };
+    (@cases $fresh:tt) => {
+        $crate::conformance_tests!(@each $fresh;
             users_create_and_lookup,
             users_conflict_on_id_or_canonical_name,
             users_listed_oldest_first,
@@ -52,6 +62,7 @@ macro_rules! conformance_tests {
             sessions_end_at_absolute_deadline,
             sessions_end_at_idle_deadline,
             sessions_touch_moves_idle_deadline_only_while_live,
+            sessions_touch_never_moves_a_deadline_back,
             sessions_of_user_lists_only_live_sessions_of_that_user,
             sessions_delete_session_checks_owner,
             sessions_delete_sessions_of_user_keeps_one,
@@ -65,22 +76,36 @@ macro_rules! conformance_tests {
             refresh_concurrent_rotations_have_one_winner,
             refresh_end_family,
             refresh_end_families_of_user_keeps_one,
+            refresh_families_of_user_lists_open_ones,
             refresh_purge_drops_closed_families_and_old_sealed_successors,
             revocations_in_force_until_expiry,
             revocations_are_idempotent_keeping_later_expiry,
             revocations_purge,
-            keys_insert_list_and_conflict,
-            keys_retire_and_delete,
+            keys_first_key_only_into_an_empty_store,
+            keys_concurrent_first_keys_make_one,
+            keys_rotation_retires_the_unretired_and_adds_the_new,
+            keys_rotation_to_a_taken_kid_changes_nothing,
+            keys_delete,
+            failures_limit_within_the_sliding_window,
+            failures_refusal_records_nothing,
+            failures_withdraw_and_clear,
+            failures_concurrent_attempts_admit_exactly_the_limit,
             health_ping,
         );
     };
-    (@cases $fresh:path; $($case:ident),* $(,)?) => {
+    (@each $fresh:tt; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let (stores, _guard) = $fresh();
+                let (stores, _guard) = $crate::conformance_tests!(@fresh $fresh);
                 $crate::$case(&stores).await;
             }
         )*
+    };
+    (@fresh (async $fresh:path)) => {
+        $fresh().await
+    };
+    (@fresh ($fresh:path)) => {
+        $fresh()
     };
 }

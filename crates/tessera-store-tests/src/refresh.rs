@@ -439,3 +439,25 @@ pub async fn refresh_purge_drops_closed_families_and_old_sealed_successors(store
         0
     );
 }
+
+/// `families_of_user` lists the user's open families only: not ended, not expired, not
+/// another user's.
+pub async fn refresh_families_of_user_lists_open_ones(stores: &Stores) {
+    let user_id = UserId::random();
+    let open = family(user_id, at(0), at(1000));
+    let ended = family(user_id, at(1), at(1000));
+    let expired = family(user_id, at(2), at(50));
+    let foreign = family(UserId::random(), at(3), at(1000));
+    for f in [&open, &ended, &expired, &foreign] {
+        stores
+            .refresh
+            .create_family(f, &token(f.id, f.created_at))
+            .await
+            .unwrap();
+    }
+    assert!(stores.refresh.end_family(ended.id, at(10)).await.unwrap());
+    assert_eq!(
+        stores.refresh.families_of_user(user_id, at(100)).await.unwrap(),
+        vec![open.id]
+    );
+}

@@ -533,3 +533,33 @@ pub async fn sessions_purge_removes_ended_sessions(stores: &Stores) {
         0
     );
 }
+
+/// A touch never moves `last_seen_at` or `idle_expires_at` backwards: a touch from an instance
+/// whose clock lags arrives after a later one and changes nothing.
+pub async fn sessions_touch_never_moves_a_deadline_back(stores: &Stores) {
+    let user_id = UserId::random();
+    let s = session(user_id, at(0), at(1000), at(100));
+    stores.sessions.create_session(&s).await.unwrap();
+    let later = SessionRecord {
+        last_seen_at: at(60),
+        idle_expires_at: at(160),
+        ..s.clone()
+    };
+    stores.sessions.touch_session(&later).await.unwrap();
+    let lagging = SessionRecord {
+        last_seen_at: at(50),
+        idle_expires_at: at(150),
+        ..s.clone()
+    };
+    stores.sessions.touch_session(&lagging).await.unwrap();
+    assert_eq!(
+        stores
+            .sessions
+            .session_by_digest(&s.digest, at(155))
+            .await
+            .unwrap()
+            .as_deref()
+            .cloned(),
+        Some(later)
+    );
+}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::{Auth, AuthError};
 use crate::UserId;
 use crate::password::{MAX_PASSWORD_BYTES, validate_password};
-use crate::store::StoreError;
-use crate::throttle::Attempt;
+use crate::store::{Change, StoreError};
+use crate::throttle::{Attempt, Refusal};
 use crate::user::{User, Username, canonical_username, normalize_roles};
 
 impl Auth {
@@ -66,11 +66,11 @@ impl Auth {
             ));
         }
         let canonical = username.canonical();
-        let attempt = self.throttle_begin(&canonical, address)?;
+        let attempt = self.throttle_begin(&canonical, address).await?;
         let user = match self.stores.users.user_by_name(&canonical).await {
             Ok(user) => user,
             Err(e) => {
-                self.throttle.abandoned(attempt);
+                self.throttle.abandoned(attempt).await?;
                 return Err(e.into());
             }
         };
@@ -85,16 +85,22 @@ impl Auth {
         password: &str,
         address: &str,
     ) -> Result<User, AuthError> {
-        let attempt = self.throttle_begin(&user.username.canonical(), address)?;
+        let attempt = self
+            .throttle_begin(&user.username.canonical(), address)
+            .await?;
         self.verify_password(Some(user.clone()), password, attempt)
             .await
     }
 
     /// Admits a password check (counted as a failure until it succeeds), or refuses it.
-    fn throttle_begin(&self, canonical: &str, address: &str) -> Result<Attempt, AuthError> {
+    async fn throttle_begin(&self, canonical: &str, address: &str) -> Result<Attempt, AuthError> {
         self.throttle
             .begin(canonical, address, self.now())
-            .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::TooManyAttempts(retry_after) => AuthError::TooManyAttempts { retry_after },
+                Refusal::Store(e) => e.into(),
+            })
     }
 
     async fn verify_password(
@@ -105,7 +111,7 @@ impl Auth {
     ) -> Result<User, AuthError> {
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if self.passwords.verify(password.to_owned(), stored).await {
-            self.throttle.succeeded(attempt);
+            self.throttle.succeeded(attempt).await?;
             // `verify` returns true only with a stored hash, so the user exists.
             user.ok_or(AuthError::InvalidCredentials)
         } else {
@@ -140,6 +146,7 @@ impl Auth {
         if !self.stores.users.set_password_hash(user.id, &hash).await? {
             return Err(AuthError::Unauthenticated);
         }
+        self.publish(Change::UserChanged(user.id)).await?;
         self.end_everything_of(user.id, keep_sid).await
     }
 
@@ -184,11 +191,14 @@ impl Auth {
         let roles = normalize_roles(roles)?;
         let user = self.user(id).await?;
         self.check_token_size(&user, &roles)?;
-        self.stores
+        let updated = self
+            .stores
             .users
             .set_roles(id, &roles)
             .await?
-            .ok_or(AuthError::NotFound)
+            .ok_or(AuthError::NotFound)?;
+        self.publish(Change::UserChanged(id)).await?;
+        Ok(updated)
     }
 
     /// Ends every session and refresh family of the user, with their access tokens (the admin
@@ -208,6 +218,6 @@ impl Auth {
     pub async fn delete_user(&self, id: UserId) -> Result<(), AuthError> {
         self.revoke_user(id).await?;
         self.stores.users.delete_user(id).await?;
-        Ok(())
+        self.publish(Change::UserChanged(id)).await
     }
 }

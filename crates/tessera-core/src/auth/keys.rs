@@ -6,43 +6,45 @@ use std::sync::Arc;
 use super::tokens::TokenPolicy;
 use super::{Auth, AuthError};
 use crate::Timestamp;
-use crate::store::{KeyStore, SigningKeyRecord};
+use crate::store::{Change, KeyStore, SigningKeyRecord};
 use crate::token::{KeyRing, generate_key};
 
-/// Builds the key ring, creating the first signing key when there is none.
+/// Builds the key ring, creating the first signing key when the store holds none (of the
+/// instances that start at once on an empty store, one creates it; the others load it).
 pub(super) async fn load_ring(
     keys: &dyn KeyStore,
     policy: &TokenPolicy,
     now: Timestamp,
 ) -> Result<KeyRing, AuthError> {
-    if current_key(keys).await?.is_none() {
-        rotate(keys, policy, now).await?;
+    if keys.signing_keys().await?.is_empty() {
+        // Nobody can have cached a JWKS of an empty store: the first key signs at once.
+        keys.insert_first_signing_key(&generate_key(policy.algorithm, now))
+            .await?;
     }
     build_ring(keys, policy, now).await
 }
 
-/// The key new tokens are signed with.
+/// The key that signs new tokens last (the newest unretired one, which may not have activated
+/// yet).
 async fn current_key(keys: &dyn KeyStore) -> Result<Option<SigningKeyRecord>, AuthError> {
     let records = keys.signing_keys().await?;
     Ok(records
         .into_iter()
         .filter(|r| r.retires_at.is_none())
-        .max_by_key(|r| r.created_at))
+        .max_by_key(|r| r.activates_at))
 }
 
+/// Publishes a new key now that signs from `now + key_publish_ahead`; every older key keeps
+/// verifying until the last token it can have signed by then has expired.
 async fn rotate(
     keys: &dyn KeyStore,
     policy: &TokenPolicy,
     now: Timestamp,
 ) -> Result<SigningKeyRecord, AuthError> {
-    let retires_at = now.plus(policy.longest_token_life());
-    for old in keys.signing_keys().await? {
-        if old.retires_at.is_none() {
-            keys.retire_signing_key(&old.kid, retires_at).await?;
-        }
-    }
-    let key = generate_key(policy.algorithm, now);
-    keys.insert_signing_key(&key).await?;
+    let mut key = generate_key(policy.algorithm, now);
+    key.activates_at = now.plus(policy.key_publish_ahead);
+    let retire_at = key.activates_at.plus(policy.longest_token_life());
+    keys.rotate_signing_key(&key, retire_at).await?;
     Ok(key)
 }
 
@@ -77,14 +79,16 @@ impl Auth {
         Ok(true)
     }
 
-    /// Makes a new current key of the configured algorithm. Older keys keep verifying until
-    /// every token they signed has expired, then leave the JWKS. Returns the new key's record.
+    /// Makes a new key of the configured algorithm: published at once, signing after
+    /// `token.key_publish_ahead`. Older keys keep signing until then and verifying until every
+    /// token they signed has expired, then leave the JWKS. Returns the new key's record.
     ///
     /// # Errors
     /// A store error.
     pub async fn rotate_keys(&self) -> Result<SigningKeyRecord, AuthError> {
         let key = rotate(self.stores.keys.as_ref(), &self.settings.tokens, self.now()).await?;
         self.reload_keys().await?;
+        self.publish(Change::KeysChanged).await?;
         Ok(key)
     }
 

@@ -7,12 +7,14 @@
 
 mod accounts;
 mod error;
+mod follow;
 mod keys;
 mod revocation;
 mod sessions;
 mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::AuthError;
 pub use revocation::{ActiveToken, TokenKind};
@@ -23,7 +25,8 @@ use crate::Clock;
 use crate::password::PasswordWorker;
 use crate::session::SessionPolicy;
 use crate::store::Stores;
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, ThrottleLimits};
+use follow::FeedStatus;
 use tokens::TokenState;
 
 /// Settings of the service, from the server's configuration.
@@ -35,6 +38,11 @@ pub struct AuthSettings {
     pub signup: bool,
     /// Access and refresh tokens.
     pub tokens: TokenPolicy,
+    /// Login throttling.
+    pub throttle: ThrottleLimits,
+    /// Shared stores: how long JWT checks trust the last known revocations while the change
+    /// feed cannot be heard (then they answer 503 until it is back and caught up).
+    pub revocation_max_staleness: Duration,
 }
 
 /// The authentication service. Cheap to share behind an `Arc`.
@@ -45,6 +53,7 @@ pub struct Auth {
     passwords: PasswordWorker,
     throttle: LoginThrottle,
     tokens: TokenState,
+    feed_status: FeedStatus,
 }
 
 impl Auth {
@@ -58,16 +67,17 @@ impl Auth {
         clock: Arc<dyn Clock>,
         settings: AuthSettings,
         passwords: PasswordWorker,
-        throttle: LoginThrottle,
     ) -> Result<Self, AuthError> {
         let ring = keys::load_ring(stores.keys.as_ref(), &settings.tokens, clock.now()).await?;
+        let throttle = LoginThrottle::new(stores.failures.clone(), settings.throttle);
         let auth = Self {
             stores,
-            clock,
             settings,
             passwords,
             throttle,
             tokens: TokenState::new(ring),
+            feed_status: FeedStatus::new(clock.now()),
+            clock,
         };
         auth.reload_revocations().await?;
         Ok(auth)
@@ -88,14 +98,18 @@ impl Auth {
         self.clock.now()
     }
 
-    /// Picks up what another process changed in the shared store: signing keys (rotation by the
-    /// CLI) and revocations. Run every few seconds in the background.
+    /// Picks up what another process changed in the stores: signing keys (a rotation, a key
+    /// whose activation came) and, without a change feed, revocations (the CLI's, on the
+    /// embedded store). Run every few seconds in the background.
     ///
     /// # Errors
     /// A store error; the next round retries.
     pub async fn sync(&self) -> Result<(), AuthError> {
         self.reload_keys().await?;
-        self.reload_revocations().await
+        if self.stores.feed.is_none() {
+            self.reload_revocations().await?;
+        }
+        Ok(())
     }
 
     /// Background housekeeping: drops expired sessions, refresh families, revocations, retired
@@ -105,7 +119,8 @@ impl Auth {
     /// A store error; the next round retries.
     pub async fn purge_expired(&self) -> Result<u64, AuthError> {
         let now = self.now();
-        self.throttle.prune(now);
+        self.throttle.prune(now).await?;
+        self.tokens.revocations.prune(now);
         let grace_closed_before = now.minus(self.settings.tokens.refresh_grace);
         let mut purged = self.stores.sessions.purge_expired_sessions(now).await?;
         purged += self

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Auth, AuthError};
-use crate::store::{Revocation, RevokedKind};
+use crate::store::{Change, Revocation, RevokedKind};
 use crate::token::AccessClaims;
 use crate::user::User;
 use crate::{FamilyId, OpaqueToken, SessionId, UserId};
@@ -59,7 +59,7 @@ impl Auth {
             } else if let Some(session) =
                 self.stores.sessions.session_by_digest(&digest, now).await?
             {
-                self.end_session(session.user_id, session.id).await?;
+                self.end_this_session(&session).await?;
             }
             return Ok(());
         }
@@ -120,9 +120,9 @@ impl Auth {
     /// # Errors
     /// A store error.
     pub async fn end_family(&self, id: FamilyId) -> Result<(), AuthError> {
-        if self.stores.refresh.end_family(id, self.now()).await? {
-            self.revoke_sids(vec![id.to_string()]).await?;
-        }
+        // The revocation first: a failure after it can never leave the family's tokens alive.
+        self.revoke_sids(&[id.to_string()]).await?;
+        self.stores.refresh.end_family(id, self.now()).await?;
         Ok(())
     }
 
@@ -133,33 +133,42 @@ impl Auth {
         user_id: UserId,
         keep: Option<&str>,
     ) -> Result<(), AuthError> {
+        let now = self.now();
         let keep_session = keep.and_then(|k| k.parse::<SessionId>().ok());
         let keep_family = keep.and_then(|k| k.parse::<FamilyId>().ok());
-        let sessions = self
-            .stores
-            .sessions
-            .delete_sessions_of_user(user_id, keep_session)
-            .await?;
-        let families = self
+        let families: Vec<String> = self
             .stores
             .refresh
-            .end_families_of_user(user_id, keep_family, self.now())
-            .await?;
-        let ended = sessions
-            .iter()
-            .map(|s| s.id.to_string())
-            .chain(families.iter().map(ToString::to_string))
+            .families_of_user(user_id, now)
+            .await?
+            .into_iter()
+            .filter(|id| Some(*id) != keep_family)
+            .map(|id| id.to_string())
             .collect();
-        self.revoke_sids(ended).await
+        self.revoke_sids(&families).await?;
+        self.end_sessions(user_id, keep_session).await?;
+        let ended = self
+            .stores
+            .refresh
+            .end_families_of_user(user_id, keep_family, now)
+            .await?;
+        // A family opened between the listing and the ending: revoked now.
+        let late: Vec<String> = ended
+            .iter()
+            .map(ToString::to_string)
+            .filter(|id| !families.contains(id))
+            .collect();
+        self.revoke_sids(&late).await
     }
 
-    /// Access tokens bound to these sessions or families die, on every check from now on.
-    pub(super) async fn revoke_sids(&self, sids: Vec<String>) -> Result<(), AuthError> {
+    /// Access tokens bound to these sessions or families die, on every check and every instance
+    /// from now on.
+    pub(super) async fn revoke_sids(&self, sids: &[String]) -> Result<(), AuthError> {
         let expires_at = self.now().plus(self.settings.tokens.longest_token_life());
         for id in sids {
             self.remember(Revocation {
                 kind: RevokedKind::Sid,
-                id,
+                id: id.clone(),
                 expires_at,
             })
             .await?;
@@ -168,9 +177,18 @@ impl Auth {
         Ok(())
     }
 
+    /// Records a revocation in the store, in this process, and for every other instance.
     async fn remember(&self, revocation: Revocation) -> Result<(), AuthError> {
         self.stores.revocations.revoke(&revocation).await?;
         self.tokens.revocations.insert(&revocation, self.now());
+        self.publish(Change::Revoked(revocation)).await
+    }
+
+    /// Tells every other instance of `change` (nothing to do without a change feed).
+    pub(super) async fn publish(&self, change: Change) -> Result<(), AuthError> {
+        if let Some(feed) = &self.stores.feed {
+            feed.publish(&change, self.now()).await?;
+        }
         Ok(())
     }
 

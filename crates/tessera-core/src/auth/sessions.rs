@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{Auth, AuthError};
 use crate::session::SessionRecord;
-use crate::store::StoreError;
+use crate::store::{Change, StoreError};
 use crate::user::User;
 use crate::{OpaqueToken, SessionId, Timestamp, UserId};
 
@@ -71,7 +71,7 @@ impl Auth {
             .session_by_digest(&token.digest(), now)
             .await?
         {
-            self.end_session(old.user_id, old.id).await?;
+            self.end_this_session(&old).await?;
         }
         Ok(())
     }
@@ -162,18 +162,29 @@ impl Auth {
         user_id: UserId,
         id: SessionId,
     ) -> Result<SessionRecord, AuthError> {
-        let ended = self
-            .stores
-            .sessions
-            .delete_session(user_id, id)
+        let session = self
+            .sessions_of(user_id)
             .await?
+            .into_iter()
+            .find(|s| s.id == id)
             .ok_or(AuthError::NotFound)?;
-        // An expired session not purged yet is gone now too, but it was not live to end.
-        if !ended.is_live(self.now()) {
-            return Err(AuthError::NotFound);
-        }
-        self.revoke_sids(vec![ended.id.to_string()]).await?;
-        Ok(ended)
+        self.end_this_session(&session).await?;
+        Ok(session)
+    }
+
+    /// Ends `session` (known to be live), with the access tokens minted from it, on every
+    /// instance.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn end_this_session(&self, session: &SessionRecord) -> Result<(), AuthError> {
+        // The revocation first: a failure after it can never leave the session's JWTs alive.
+        self.revoke_sids(&[session.id.to_string()]).await?;
+        self.stores
+            .sessions
+            .delete_session(session.user_id, session.id)
+            .await?;
+        self.publish(Change::SessionEnded(session.digest)).await
     }
 
     /// Ends all the user's sessions but `keep`, with the access tokens minted from them.
@@ -185,12 +196,29 @@ impl Auth {
         user_id: UserId,
         keep: Option<SessionId>,
     ) -> Result<(), AuthError> {
+        let listed: Vec<String> = self
+            .sessions_of(user_id)
+            .await?
+            .into_iter()
+            .filter(|s| Some(s.id) != keep)
+            .map(|s| s.id.to_string())
+            .collect();
+        self.revoke_sids(&listed).await?;
         let ended = self
             .stores
             .sessions
             .delete_sessions_of_user(user_id, keep)
             .await?;
-        self.revoke_sids(ended.iter().map(|s| s.id.to_string()).collect())
-            .await
+        // A session opened between the listing and the deletion: revoked now.
+        let late: Vec<String> = ended
+            .iter()
+            .map(|s| s.id.to_string())
+            .filter(|id| !listed.contains(id))
+            .collect();
+        self.revoke_sids(&late).await?;
+        for session in &ended {
+            self.publish(Change::SessionEnded(session.digest)).await?;
+        }
+        Ok(())
     }
 }

@@ -34,6 +34,8 @@ pub struct TokenPolicy {
     pub refresh_grace: Duration,
     /// Forward-auth minting: audience and lifetime; `None` when off.
     pub forward_auth: Option<(String, Duration)>,
+    /// How long a new signing key is published before it signs.
+    pub key_publish_ahead: Duration,
 }
 
 impl TokenPolicy {
@@ -297,6 +299,9 @@ impl Auth {
             .load()
             .verify_cached(&self.tokens.verified, token, now)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))?;
+        if !self.revocations_are_fresh() {
+            return Err(StoreError::unavailable("the change feed has been silent too long").into());
+        }
         if self.tokens.revocations.is_revoked(&claims, now) {
             return Err(AuthError::InvalidToken("token revoked".into()));
         }

@@ -1,9 +1,12 @@
 //! A [`SessionStore`] that answers session reads from memory and writes through to a backend.
 //!
 //! Verifying a session is the hottest path of the server; this keeps it free of I/O. The cache is
-//! exact for this process's own writes, also when they race reads ([`Generation`]); writes by
-//! another process (the operator's CLI on the same database) are seen within `max_age`, after
-//! which an entry is read from the backend again.
+//! exact for this process's own writes, also when they race reads ([`Generation`]). Writes by
+//! other processes reach it in one of two ways: on a shared deployment the change feed
+//! invalidates entries ([`Coherent`]) and entries never age; on the embedded store (the
+//! operator's CLI on the same database) an entry is read again after `max_age`.
+//!
+//! [`Generation`]: super::generation::Generation
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,8 +14,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 
-use super::generation::Generation;
-use super::{SessionStore, StoreResult};
+use super::coherence::Trust;
+use super::{Change, Coherent, SessionStore, StoreResult};
 use crate::session::SessionRecord;
 use crate::{SessionId, Timestamp, TokenDigest, UserId};
 
@@ -20,26 +23,27 @@ use crate::{SessionId, Timestamp, TokenDigest, UserId};
 pub struct CachedSessionStore {
     cache: Cache<TokenDigest, (Arc<SessionRecord>, Instant)>,
     backend: Arc<dyn SessionStore>,
-    max_age: Duration,
-    deletions: Generation,
+    trust: Trust,
 }
 
 impl CachedSessionStore {
-    /// A cache of at most `capacity` sessions in front of `backend`, each entry trusted for
-    /// `max_age` before it is read again.
-    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize, max_age: Duration) -> Self {
+    /// A cache of at most `capacity` sessions in front of `backend`. Each entry is trusted for
+    /// `max_age` before it is read again; `None` when a change feed keeps the cache exact.
+    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize, max_age: Option<Duration>) -> Self {
         Self {
             cache: Cache::new(capacity.max(1)),
             backend,
-            max_age,
-            deletions: Generation::default(),
+            trust: Trust::new(max_age),
         }
     }
 
     /// Caches `session`, read or touched under generation `seen`, as fresh from `cached_at`.
     fn remember(&self, seen: u64, session: Arc<SessionRecord>, cached_at: Instant) {
-        self.deletions
-            .insert(&self.cache, seen, session.digest, (session, cached_at));
+        if self.trust.may_keep() {
+            self.trust
+                .changes
+                .insert(&self.cache, seen, session.digest, (session, cached_at));
+        }
     }
 
     fn forget(&self, ended: &[SessionRecord]) {
@@ -52,7 +56,7 @@ impl CachedSessionStore {
 #[async_trait]
 impl SessionStore for CachedSessionStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        let seen = self.deletions.current();
+        let seen = self.trust.changes.current();
         self.backend.create_session(session).await?;
         self.remember(seen, Arc::new(session.clone()), Instant::now());
         Ok(())
@@ -64,15 +68,13 @@ impl SessionStore for CachedSessionStore {
         now: Timestamp,
     ) -> StoreResult<Option<Arc<SessionRecord>>> {
         if let Some((hit, cached_at)) = self.cache.get(digest)
-            && cached_at.elapsed() < self.max_age
+            && self.trust.fresh(cached_at)
+            // A copy past its idle deadline may only lag a touch by another instance: ask.
+            && hit.is_live(now)
         {
-            if hit.is_live(now) {
-                return Ok(Some(hit));
-            }
-            self.cache.remove(digest);
-            return Ok(None);
+            return Ok(Some(hit));
         }
-        let seen = self.deletions.current();
+        let seen = self.trust.changes.current();
         let loaded = self.backend.session_by_digest(digest, now).await?;
         match &loaded {
             Some(session) => self.remember(seen, Arc::clone(session), Instant::now()),
@@ -86,7 +88,7 @@ impl SessionStore for CachedSessionStore {
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()> {
         // Update the cached copy first, so concurrent requests see the touch and skip their own.
         // It keeps its age: a touch is no news from the backend.
-        let seen = self.deletions.current();
+        let seen = self.trust.changes.current();
         if let Some((_, cached_at)) = self.cache.get(&session.digest) {
             self.remember(seen, Arc::new(session.clone()), cached_at);
         }
@@ -106,7 +108,7 @@ impl SessionStore for CachedSessionStore {
         user_id: UserId,
         id: SessionId,
     ) -> StoreResult<Option<SessionRecord>> {
-        self.deletions.bump();
+        self.trust.changes.bump();
         let ended = self.backend.delete_session(user_id, id).await?;
         self.forget(ended.as_slice());
         Ok(ended)
@@ -117,7 +119,7 @@ impl SessionStore for CachedSessionStore {
         user_id: UserId,
         keep: Option<SessionId>,
     ) -> StoreResult<Vec<SessionRecord>> {
-        self.deletions.bump();
+        self.trust.changes.bump();
         let ended = self.backend.delete_sessions_of_user(user_id, keep).await?;
         self.forget(&ended);
         Ok(ended)
@@ -126,5 +128,24 @@ impl SessionStore for CachedSessionStore {
     async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         // Expired entries fail `is_live` on their next read and are dropped then.
         self.backend.purge_expired_sessions(now).await
+    }
+
+    fn coherence(&self) -> Option<&dyn Coherent> {
+        Some(self)
+    }
+}
+
+impl Coherent for CachedSessionStore {
+    fn invalidate(&self, change: &Change) {
+        if let Change::SessionEnded(digest) = change {
+            self.trust.changes.bump();
+            self.cache.remove(digest);
+        }
+    }
+
+    fn set_trusted(&self, trusted: bool) {
+        if self.trust.set(trusted) {
+            self.cache.clear();
+        }
     }
 }

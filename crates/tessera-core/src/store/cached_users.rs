@@ -7,29 +7,31 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 
-use super::generation::Generation;
-use super::{StoreResult, UserStore};
+use super::coherence::Trust;
+use super::{Change, Coherent, StoreResult, UserStore};
 use crate::UserId;
 use crate::user::User;
 
 /// Caches up to `capacity` users by id in front of `backend`. Exact for this process's own
-/// writes, also when they race reads; another process's writes are seen within `max_age`.
+/// writes, also when they race reads; other processes' writes arrive as for
+/// [`super::CachedSessionStore`]: through the change feed, or within `max_age`.
+///
+/// With a change feed an entry keeps answering however old it is, so session and JWT checks
+/// go on while the durable store is down.
 pub struct CachedUserStore {
     cache: Cache<UserId, (Arc<User>, Instant)>,
     backend: Arc<dyn UserStore>,
-    max_age: Duration,
-    changes: Generation,
+    trust: Trust,
 }
 
 impl CachedUserStore {
-    /// A cache of at most `capacity` users in front of `backend`, each entry trusted for
-    /// `max_age` before it is read again.
-    pub fn new(backend: Arc<dyn UserStore>, capacity: usize, max_age: Duration) -> Self {
+    /// A cache of at most `capacity` users in front of `backend`. Each entry is trusted for
+    /// `max_age` before it is read again; `None` when a change feed keeps the cache exact.
+    pub fn new(backend: Arc<dyn UserStore>, capacity: usize, max_age: Option<Duration>) -> Self {
         Self {
             cache: Cache::new(capacity.max(1)),
             backend,
-            max_age,
-            changes: Generation::default(),
+            trust: Trust::new(max_age),
         }
     }
 
@@ -39,7 +41,7 @@ impl CachedUserStore {
         id: UserId,
         write: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        self.changes.bump();
+        self.trust.changes.bump();
         let result = write.await;
         self.cache.remove(&id);
         result
@@ -54,18 +56,19 @@ impl UserStore for CachedUserStore {
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
         if let Some((hit, cached_at)) = self.cache.get(&id)
-            && cached_at.elapsed() < self.max_age
+            && self.trust.fresh(cached_at)
         {
             return Ok(Some(hit));
         }
-        let seen = self.changes.current();
+        let seen = self.trust.changes.current();
         let loaded = self.backend.user_by_id(id).await?;
         match &loaded {
-            Some(user) => {
-                self.changes
-                    .insert(&self.cache, seen, id, (Arc::clone(user), Instant::now()))
+            Some(user) if self.trust.may_keep() => {
+                self.trust
+                    .changes
+                    .insert(&self.cache, seen, id, (Arc::clone(user), Instant::now()));
             }
-            None => {
+            _ => {
                 self.cache.remove(&id);
             }
         }
@@ -91,5 +94,24 @@ impl UserStore for CachedUserStore {
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         self.changing(id, self.backend.delete_user(id)).await
+    }
+
+    fn coherence(&self) -> Option<&dyn Coherent> {
+        Some(self)
+    }
+}
+
+impl Coherent for CachedUserStore {
+    fn invalidate(&self, change: &Change) {
+        if let Change::UserChanged(id) = change {
+            self.trust.changes.bump();
+            self.cache.remove(id);
+        }
+    }
+
+    fn set_trusted(&self, trusted: bool) {
+        if self.trust.set(trusted) {
+            self.cache.clear();
+        }
     }
 }

@@ -15,11 +15,16 @@
 
 mod cached;
 mod cached_users;
+mod coherence;
+mod failures;
+mod feed;
 mod generation;
 mod records;
 
 pub use cached::CachedSessionStore;
 pub use cached_users::CachedUserStore;
+pub use failures::{Bucket, FailureLog};
+pub use feed::{Change, ChangeFeed, FeedCursor, FeedEntry, FeedRead};
 pub use records::{
     KeyAlgorithm, RefreshFamily, RefreshToken, Revocation, RevokedKind, RotateOutcome,
     SigningKeyRecord,
@@ -80,6 +85,10 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<bool>;
     /// Removes the user; `false` for an unknown id. The caller ends their sessions first.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+    /// Cache coherence (see [`Coherent`]); a backend has nothing to drop.
+    fn coherence(&self) -> Option<&dyn Coherent> {
+        None
+    }
 }
 
 /// Sessions, keyed by the digest of their token and addressable by their public id.
@@ -94,7 +103,9 @@ pub trait SessionStore: Send + Sync {
         now: Timestamp,
     ) -> StoreResult<Option<Arc<SessionRecord>>>;
     /// Records a request: stores the `last_seen_at` and `idle_expires_at` of `session` on the
-    /// session with its id (nothing happens when that session has ended).
+    /// session with its id, each only where it is later than the stored one, so a touch never
+    /// moves a deadline backwards (instances' clocks differ a little). Nothing happens when that
+    /// session has ended.
     async fn touch_session(&self, session: &SessionRecord) -> StoreResult<()>;
     /// The user's live sessions, oldest first.
     async fn sessions_of_user(
@@ -116,6 +127,20 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Vec<SessionRecord>>;
     /// Removes sessions whose deadline is at or before `now`; how many.
     async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
+    /// Cache coherence (see [`Coherent`]); a backend has nothing to drop.
+    fn coherence(&self) -> Option<&dyn Coherent> {
+        None
+    }
+}
+
+/// A caching store kept exact across instances by the change feed: the feed follower drops
+/// the entries other instances changed, and distrusts the whole cache while it cannot hear
+/// them (the cache then reads through and keeps nothing).
+pub trait Coherent: Send + Sync {
+    /// Another instance changed or ended what `change` names: drop any copy of it.
+    fn invalidate(&self, change: &Change);
+    /// Whether cached copies may answer. Turning trust off empties the cache.
+    fn set_trusted(&self, trusted: bool);
 }
 
 /// Refresh-token families: one login and its rotations. Tokens are kept as digests.
@@ -140,6 +165,8 @@ pub trait RefreshStore: Send + Sync {
     ) -> StoreResult<RotateOutcome>;
     /// Ends a family; `false` when unknown or ended already.
     async fn end_family(&self, id: FamilyId, now: Timestamp) -> StoreResult<bool>;
+    /// The ids of the user's open families at `now`.
+    async fn families_of_user(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<FamilyId>>;
     /// Ends every open family of the user but `keep`; the ended families' ids.
     async fn end_families_of_user(
         &self,
@@ -173,11 +200,16 @@ pub trait RevocationStore: Send + Sync {
 pub trait KeyStore: Send + Sync {
     /// Every stored key, oldest first.
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
-    /// Adds a key; [`StoreError::Conflict`] on a duplicate `kid`.
-    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
-    /// Sets when the key `kid` stops verifying (it was superseded at some earlier time);
-    /// `false` for an unknown kid.
-    async fn retire_signing_key(&self, kid: &str, retires_at: Timestamp) -> StoreResult<bool>;
+    /// Inserts `key` only when the store holds no key at all; whether it did. Instances that
+    /// start at once on an empty store thus create one key between them.
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<bool>;
+    /// Atomically: sets `retires_at = retire_at` on every key that has no retirement yet and
+    /// inserts `key`. [`StoreError::Conflict`] on a duplicate `kid`, and then nothing changes.
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKeyRecord,
+        retire_at: Timestamp,
+    ) -> StoreResult<()>;
     /// Removes the key `kid`; `false` for an unknown kid.
     async fn delete_signing_key(&self, kid: &str) -> StoreResult<bool>;
 }
@@ -202,6 +234,10 @@ pub struct Stores {
     pub revocations: Arc<dyn RevocationStore>,
     /// Signing keys.
     pub keys: Arc<dyn KeyStore>,
+    /// Login-throttle counts.
+    pub failures: Arc<dyn FailureLog>,
+    /// The push channel between instances; `None` for a store only one server uses.
+    pub feed: Option<Arc<dyn ChangeFeed>>,
     /// Readiness of every backend.
     pub health: Arc<dyn Health>,
 }

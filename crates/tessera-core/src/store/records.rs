@@ -140,8 +140,11 @@ pub struct SigningKeyRecord {
     pub algorithm: KeyAlgorithm,
     /// Private key as PKCS#8 DER, or the raw secret for HS256.
     pub private_der: Vec<u8>,
-    /// When the key was made.
+    /// When the key was made: from then on it is published (JWKS) and verifies.
     pub created_at: Timestamp,
+    /// When it starts signing: at or after `created_at`, so that every instance and every app
+    /// that caches the JWKS knows the key before the first token it signs arrives.
+    pub activates_at: Timestamp,
     /// Once superseded: when it stops verifying (the last token it signed has expired).
     pub retires_at: Option<Timestamp>,
 }
@@ -153,6 +156,7 @@ impl fmt::Debug for SigningKeyRecord {
             .field("algorithm", &self.algorithm)
             .field("private_der", &"<redacted>")
             .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
             .field("retires_at", &self.retires_at)
             .finish()
     }

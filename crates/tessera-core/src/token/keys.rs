@@ -61,6 +61,7 @@ pub fn generate_key(algorithm: KeyAlgorithm, now: Timestamp) -> SigningKeyRecord
         algorithm,
         private_der,
         created_at: now,
+        activates_at: now,
         retires_at: None,
     }
 }
@@ -290,6 +291,17 @@ fn usable(record: &SigningKeyRecord, now: Timestamp) -> bool {
     record.retires_at.is_none_or(|at| now < at)
 }
 
+/// The record that signs at `now`: of the usable ones that have activated, the latest to
+/// activate (ties: the newest, then the greatest `kid`).
+fn signing_choice(records: &[SigningKeyRecord], now: Timestamp) -> Option<&SigningKeyRecord> {
+    records
+        .iter()
+        .filter(|record| usable(record, now) && record.activates_at <= now)
+        .max_by(|a, b| {
+            (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
+        })
+}
+
 /// The signing and verification keys in use, built from the stored records.
 ///
 /// Build a new ring whenever the records change (rotation) and swap it in; a ring never changes.
@@ -301,9 +313,10 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// The ring of `records` at `now`: it signs with the newest record that has no `retires_at`,
-    /// and verifies with every record whose `retires_at` is unset or after `now` (later calls
-    /// also compare `retires_at` with their own `now`).
+    /// The ring of `records` at `now`: it signs with the usable record that activated last (by
+    /// `now`), and verifies with every record whose `retires_at` is unset or after `now` (later
+    /// calls also compare `retires_at` with their own `now`). A key published ahead of its
+    /// activation verifies but does not sign yet.
     ///
     /// # Errors
     /// [`KeyError::NoSigningKey`] when no record is left to sign with,
@@ -349,7 +362,7 @@ impl KeyRing {
                     kid: record.kid.clone(),
                 });
             }
-            if signing.is_none() && record.retires_at.is_none() {
+            if signing_choice(records, now).is_some_and(|chosen| chosen.kid == record.kid) {
                 signing = Some(SigningKey::new(record, loaded.signer)?);
             }
         }
@@ -372,7 +385,9 @@ impl KeyRing {
                 .get(&record.kid)
                 .is_some_and(|key| key.retires_at == record.retires_at)
         });
-        all_known && count == self.keys.len()
+        all_known
+            && count == self.keys.len()
+            && signing_choice(records, now).is_some_and(|chosen| chosen.kid == self.signing.kid)
     }
 
     /// The JWK Set of the public verification keys (`kid`, `alg`, `use: "sig"` and the public
@@ -479,12 +494,12 @@ mod tests {
             KeyRing::new(&[], T0, settings()).err(),
             Some(KeyError::NoSigningKey)
         );
-        let retiring = SigningKeyRecord {
-            retires_at: Some(hour(1)),
+        let published_ahead = SigningKeyRecord {
+            activates_at: hour(1),
             ..good.clone()
         };
         assert_eq!(
-            KeyRing::new(&[retiring], T0, settings()).err(),
+            KeyRing::new(&[published_ahead], T0, settings()).err(),
             Some(KeyError::NoSigningKey)
         );
         let twice = [good.clone(), good.clone()];
@@ -535,28 +550,28 @@ mod tests {
     }
 
     #[test]
-    fn signs_with_the_newest_unretired_key() {
-        let old = SigningKeyRecord {
-            created_at: hour(-2),
-            ..record(KeyAlgorithm::EdDSA, 0)
+    fn signs_with_the_key_that_activated_last_and_publishes_the_next_ahead() {
+        let at = |created: i64, activates: i64, retires: Option<i64>, algorithm| SigningKeyRecord {
+            created_at: hour(created),
+            activates_at: hour(activates),
+            retires_at: retires.map(hour),
+            ..record(algorithm, 0)
         };
-        let new = SigningKeyRecord {
-            created_at: hour(-1),
-            ..record(KeyAlgorithm::ES256, 0)
-        };
-        let newer_but_retiring = SigningKeyRecord {
-            created_at: hour(0),
-            retires_at: Some(hour(1)),
-            ..record(KeyAlgorithm::RS256, 0)
-        };
-        let ring = KeyRing::new(
-            &[old.clone(), newer_but_retiring, new.clone()],
-            T0,
-            TokenSettings::default(),
-        )
-        .expect("ring");
-        assert_eq!(ring.signing_kid(), new.kid);
-        assert_eq!(ring.keys.len(), 3);
+        let old = at(-3, -3, Some(-1), KeyAlgorithm::RS256);
+        let current = at(-2, -2, Some(2), KeyAlgorithm::EdDSA);
+        let next = at(0, 1, None, KeyAlgorithm::ES256);
+        let records = [old.clone(), current.clone(), next.clone()];
+        let ring = KeyRing::new(&records, T0, TokenSettings::default()).expect("ring");
+        // The retiring key still signs until its successor activates; the successor is
+        // published (it verifies) but does not sign yet; the retired one is gone.
+        assert_eq!(ring.signing_kid(), current.kid);
+        assert_eq!(ring.keys.len(), 2);
+        assert!(ring.keys.contains_key(&next.kid));
+        assert!(ring.is_built_from(&records, T0));
+        // Once the successor activates the ring must be rebuilt, and then signs with it.
+        assert!(!ring.is_built_from(&records, hour(1)));
+        let later = KeyRing::new(&records, hour(1), TokenSettings::default()).expect("ring");
+        assert_eq!(later.signing_kid(), next.kid);
     }
 
     #[test]

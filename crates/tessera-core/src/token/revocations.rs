@@ -1,68 +1,23 @@
 //! The revocation state an access-token check consults without a store round trip: revoked
 //! `jti`s and ended `sid`s, each until its expiry.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use dashmap::DashMap;
 
 use super::AccessClaims;
 use crate::Timestamp;
 use crate::store::{Revocation, RevokedKind};
 
-/// Revoked ids by kind, with the instant each may be forgotten. Never changed once shared.
-#[derive(Clone, Default)]
-struct Snapshot {
-    jtis: HashMap<Arc<str>, Timestamp>,
-    sids: HashMap<Arc<str>, Timestamp>,
-}
-
-impl Snapshot {
-    /// Records `revocation` unless it has expired; a later expiry of the same id wins.
-    fn add(&mut self, revocation: &Revocation, now: Timestamp) {
-        if revocation.expires_at <= now {
-            return;
-        }
-        let map = match revocation.kind {
-            RevokedKind::AccessToken => &mut self.jtis,
-            RevokedKind::Sid => &mut self.sids,
-        };
-        let expires_at = map
-            .entry(Arc::from(revocation.id.as_str()))
-            .or_insert(revocation.expires_at);
-        *expires_at = (*expires_at).max(revocation.expires_at);
-    }
-
-    /// Whether adding `revocation` would change nothing.
-    fn holds(&self, revocation: &Revocation, now: Timestamp) -> bool {
-        let map = match revocation.kind {
-            RevokedKind::AccessToken => &self.jtis,
-            RevokedKind::Sid => &self.sids,
-        };
-        revocation.expires_at <= now
-            || map
-                .get(revocation.id.as_str())
-                .is_some_and(|held| *held >= revocation.expires_at)
-    }
-
-    fn prune(&mut self, now: Timestamp) {
-        self.jtis.retain(|_, expires_at| now < *expires_at);
-        self.sids.retain(|_, expires_at| now < *expires_at);
-    }
-
-    fn names(map: &HashMap<Arc<str>, Timestamp>, id: &str, now: Timestamp) -> bool {
-        map.get(id).is_some_and(|expires_at| now < *expires_at)
-    }
-}
-
 /// Revoked access tokens and ended sessions/families, held in memory for the hot path.
 ///
-/// Reads are lock-free: a check loads the current immutable snapshot. Writes (rare: a revoke, a
-/// logout, a periodic reload from the store) copy the snapshot, dropping expired entries.
+/// Two concurrent maps (by `jti`, by `sid`) of the instant each entry may be forgotten. A check
+/// is two lookups, each taking one shard's read lock; an insert changes one entry and copies
+/// nothing. Expired entries answer "not revoked" at once and leave at the next [`Self::prune`].
 #[derive(Default)]
 pub struct RevocationSet {
-    current: ArcSwap<Snapshot>,
+    jtis: DashMap<Box<str>, Timestamp>,
+    sids: DashMap<Box<str>, Timestamp>,
 }
 
 impl RevocationSet {
@@ -71,47 +26,57 @@ impl RevocationSet {
         Self::default()
     }
 
-    /// Adds one revocation and drops every entry that has expired by `now`.
-    pub fn insert(&self, revocation: &Revocation, now: Timestamp) {
-        self.current.rcu(|current| {
-            let mut next = Snapshot::clone(current);
-            next.prune(now);
-            next.add(revocation, now);
-            next
-        });
+    fn map(&self, kind: RevokedKind) -> &DashMap<Box<str>, Timestamp> {
+        match kind {
+            RevokedKind::AccessToken => &self.jtis,
+            RevokedKind::Sid => &self.sids,
+        }
     }
 
-    /// Adds every one of `revocations` (a reload from the store) to what is held, dropping
-    /// expired entries. It never drops a live entry, so one inserted while the store was being
-    /// read survives the reload.
-    pub fn merge_all(&self, revocations: &[Revocation], now: Timestamp) {
-        let current = self.current.load();
-        if revocations.iter().all(|r| current.holds(r, now)) {
-            // The usual reload: nothing new, so no copy of the set.
-            return;
+    /// Adds one revocation unless it has expired by `now`; a later expiry of the same id wins.
+    /// Whether it was news (not held already with this expiry or a later one).
+    pub fn insert(&self, revocation: &Revocation, now: Timestamp) -> bool {
+        if revocation.expires_at <= now {
+            return false;
         }
-        drop(current);
-        self.current.rcu(|current| {
-            let mut next = Snapshot::clone(current);
-            next.prune(now);
-            for revocation in revocations {
-                next.add(revocation, now);
-            }
-            next
-        });
+        let map = self.map(revocation.kind);
+        if map
+            .get(revocation.id.as_str())
+            .is_some_and(|held| *held >= revocation.expires_at)
+        {
+            return false;
+        }
+        map.entry(Box::from(revocation.id.as_str()))
+            .and_modify(|held| *held = (*held).max(revocation.expires_at))
+            .or_insert(revocation.expires_at);
+        true
+    }
+
+    /// Adds every one of `revocations` (a reload from the store). It never drops a live entry,
+    /// so one inserted while the store was being read survives the reload.
+    pub fn merge_all(&self, revocations: &[Revocation], now: Timestamp) {
+        for revocation in revocations {
+            self.insert(revocation, now);
+        }
     }
 
     /// Whether the token's `jti` is revoked or its `sid` has ended, as of `now`.
     pub fn is_revoked(&self, claims: &AccessClaims, now: Timestamp) -> bool {
-        let snapshot = self.current.load();
-        Snapshot::names(&snapshot.jtis, &claims.jti, now)
-            || Snapshot::names(&snapshot.sids, &claims.sid, now)
+        let names = |map: &DashMap<Box<str>, Timestamp>, id: &str| {
+            map.get(id).is_some_and(|expires_at| now < *expires_at)
+        };
+        names(&self.jtis, &claims.jti) || names(&self.sids, &claims.sid)
     }
 
-    /// How many entries are held (expired ones included until the next write).
+    /// Drops every entry that has expired by `now` (background housekeeping).
+    pub fn prune(&self, now: Timestamp) {
+        self.jtis.retain(|_, expires_at| now < *expires_at);
+        self.sids.retain(|_, expires_at| now < *expires_at);
+    }
+
+    /// How many entries are held (expired ones included until the next prune).
     pub fn len(&self) -> usize {
-        let snapshot = self.current.load();
-        snapshot.jtis.len() + snapshot.sids.len()
+        self.jtis.len() + self.sids.len()
     }
 
     /// Whether no entry is held.
@@ -122,10 +87,9 @@ impl RevocationSet {
 
 impl fmt::Debug for RevocationSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let snapshot = self.current.load();
         f.debug_struct("RevocationSet")
-            .field("jtis", &snapshot.jtis.len())
-            .field("sids", &snapshot.sids.len())
+            .field("jtis", &self.jtis.len())
+            .field("sids", &self.sids.len())
             .finish()
     }
 }
@@ -178,20 +142,29 @@ mod tests {
     }
 
     #[test]
-    fn inserting_prunes_expired_entries_and_keeps_the_later_expiry() {
+    fn insert_keeps_the_later_expiry_and_says_whether_it_was_news() {
         let set = RevocationSet::new();
-        set.insert(&revocation(RevokedKind::AccessToken, "short", 10), T0);
-        set.insert(&revocation(RevokedKind::Sid, "s", 10), T0);
-        set.insert(&revocation(RevokedKind::Sid, "s", 100), T0);
-        set.insert(&revocation(RevokedKind::Sid, "s", 50), T0);
-        assert_eq!(set.len(), 2);
-        let later = T0.plus(Duration::from_secs(20));
-        set.insert(&revocation(RevokedKind::AccessToken, "new", 60), later);
+        assert!(set.insert(&revocation(RevokedKind::AccessToken, "short", 10), T0));
+        assert!(set.insert(&revocation(RevokedKind::Sid, "s", 10), T0));
+        assert!(set.insert(&revocation(RevokedKind::Sid, "s", 100), T0));
+        assert!(!set.insert(&revocation(RevokedKind::Sid, "s", 50), T0), "an earlier expiry is no news");
+        assert!(!set.insert(&revocation(RevokedKind::Sid, "s", 100), T0), "the same one again is no news");
         assert_eq!(set.len(), 2);
         assert!(set.is_revoked(&claims("x", "s"), T0.plus(Duration::from_secs(99))));
         // Already expired when inserted: not kept.
-        set.insert(&revocation(RevokedKind::AccessToken, "stale", 5), later);
+        let later = T0.plus(Duration::from_secs(20));
+        assert!(!set.insert(&revocation(RevokedKind::AccessToken, "stale", 5), later));
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn prune_drops_expired_entries_only() {
+        let set = RevocationSet::new();
+        set.insert(&revocation(RevokedKind::AccessToken, "short", 10), T0);
+        set.insert(&revocation(RevokedKind::Sid, "long", 100), T0);
+        set.prune(T0.plus(Duration::from_secs(10)));
+        assert_eq!(set.len(), 1);
+        assert!(set.is_revoked(&claims("x", "long"), T0.plus(Duration::from_secs(10))));
     }
 
     #[test]
@@ -207,6 +180,7 @@ mod tests {
             ],
             later,
         );
+        set.prune(later);
         assert_eq!(set.len(), 2);
         assert!(set.is_revoked(&claims("inserted", "x"), later));
         assert!(set.is_revoked(&claims("x", "s"), later));

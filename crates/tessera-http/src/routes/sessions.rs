@@ -69,11 +69,7 @@ fn current_ended(state: &AppState) -> Response {
 
 /// `DELETE /v1/sessions/current`: logout.
 pub async fn logout(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Response> {
-    let session = &caller.auth.session;
-    state
-        .auth()
-        .end_session(session.user_id, session.id)
-        .await?;
+    state.auth().end_this_session(&caller.auth.session).await?;
     Ok(current_ended(&state))
 }
 
