@@ -346,10 +346,16 @@ mod tests {
     #[test]
     fn without_aof_a_restart_comes_back_empty() {
         let mut server = RedisServer::start().unwrap();
-        assert_eq!(command(server.port(), &["SET", "k", "v"]).unwrap(), "+OK\r\n");
+        assert_eq!(
+            command(server.port(), &["SET", "k", "v"]).unwrap(),
+            "+OK\r\n"
+        );
         server.stop();
         assert!(!server.is_running());
-        assert!(command(server.port(), &["PING"]).is_err(), "nothing listens");
+        assert!(
+            command(server.port(), &["PING"]).is_err(),
+            "nothing listens"
+        );
         server.restart().unwrap();
         assert_eq!(command(server.port(), &["GET", "k"]).unwrap(), "$-1\r\n");
     }
