@@ -10,7 +10,9 @@ use tessera_core::Clock;
 use tessera_core::auth::{Auth, AuthSettings, TokenPolicy};
 use tessera_core::password::{PasswordHasher, PasswordWorker};
 use tessera_core::session::SessionPolicy;
-use tessera_core::store::{CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
+use tessera_core::store::{AllHealthy, CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
+use tessera_store_postgres::PostgresStore;
+use tessera_store_redis::RedisStore;
 use tessera_core::throttle::ThrottleLimits;
 use tessera_core::token::TokenSettings;
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
@@ -30,25 +32,55 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often keys and revocations written by another process (the CLI) are picked up.
 const SYNC_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Opens the embedded store in the data dir, with the read caches in front of it.
+/// Namespace of every key Tessera keeps in Redis.
+const REDIS_NAMESPACE: &str = "tessera";
+
+/// Opens the stores `config` names, with the read caches in front of them: the shared
+/// deployment (Redis and PostgreSQL, caches kept exact by the change feed) when both URLs are
+/// set, else the embedded store in the data dir (caches trusted for [`CACHE_MAX_AGE`]).
 ///
 /// # Errors
-/// When the data dir or database cannot be opened.
-pub fn open_stores(config: &Config) -> anyhow::Result<Stores> {
-    let store = tessera_store_sqlite::SqliteStore::open(&config.data_dir)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    let mut stores = store.stores();
-    stores.users = Arc::new(CachedUserStore::new(
-        stores.users,
-        CACHE_CAPACITY,
-        Some(CACHE_MAX_AGE),
-    ));
+/// When a store cannot be opened or reached.
+pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    let (mut stores, max_age) = match (&config.redis_url, &config.database_url) {
+        (Some(redis), Some(database)) => (shared_stores(redis, database).await?, None),
+        _ => (embedded_stores(config)?, Some(CACHE_MAX_AGE)),
+    };
+    stores.users = Arc::new(CachedUserStore::new(stores.users, CACHE_CAPACITY, max_age));
     stores.sessions = Arc::new(CachedSessionStore::new(
         stores.sessions,
         CACHE_CAPACITY,
-        Some(CACHE_MAX_AGE),
+        max_age,
     ));
     Ok(stores)
+}
+
+fn embedded_stores(config: &Config) -> anyhow::Result<Stores> {
+    let store = tessera_store_sqlite::SqliteStore::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(store.stores())
+}
+
+/// Redis for the hot state and the change feed, PostgreSQL for the durable state.
+async fn shared_stores(redis_url: &str, database_url: &str) -> anyhow::Result<Stores> {
+    let redis = RedisStore::connect(redis_url, REDIS_NAMESPACE)
+        .await
+        .context("cannot use redis_url")?;
+    let postgres = PostgresStore::connect(database_url)
+        .await
+        .context("cannot use database_url")?;
+    let redis = Arc::new(redis);
+    let postgres = Arc::new(postgres);
+    Ok(Stores {
+        users: postgres.clone(),
+        refresh: postgres.clone(),
+        keys: postgres.clone(),
+        sessions: redis.clone(),
+        revocations: redis.clone(),
+        failures: redis.clone(),
+        health: Arc::new(AllHealthy(vec![redis.clone(), postgres])),
+        feed: Some(redis),
+    })
 }
 
 /// The token policy of `config`.
@@ -149,6 +181,7 @@ pub struct RunningServer {
     serve: JoinHandle<std::io::Result<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     background: JoinHandle<()>,
+    follower: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -157,7 +190,7 @@ impl RunningServer {
     /// # Errors
     /// When the store cannot be opened or the address cannot be bound.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let stores = open_stores(config)?;
+        let stores = open_stores(config).await?;
         let auth = Arc::new(auth_service(config, stores, clock).await?);
         if auth.ensure_configured_algorithm().await? {
             tracing::info!(algorithm = %config.token.algorithm, "rotated to a signing key of the configured algorithm");
@@ -177,12 +210,17 @@ impl RunningServer {
                 .await
         });
         let background = tokio::spawn(background(auth.clone()));
+        let follower = tokio::spawn({
+            let auth = auth.clone();
+            async move { auth.follow_changes().await }
+        });
         Ok(Self {
             addr,
             auth,
             serve,
             shutdown,
             background,
+            follower,
         })
     }
 
@@ -192,6 +230,7 @@ impl RunningServer {
     /// When the server task failed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.background.abort();
+        self.follower.abort();
         let _ = self.shutdown.send(true);
         self.serve.await??;
         Ok(())

@@ -217,7 +217,7 @@ async fn shutdown_signal() {
 
 async fn offline_auth(args: &ConfigArgs) -> anyhow::Result<Auth> {
     let config = load_config(args, Overrides::default())?;
-    let stores = open_stores(&config)?;
+    let stores = open_stores(&config).await?;
     auth_service(&config, stores, Arc::new(SystemClock)).await
 }
 

@@ -607,6 +607,13 @@ fn jwt_kid(token: &str) -> String {
 #[tokio::test]
 async fn keys_and_token_commands() {
     let cwd = tempfile::tempdir().unwrap();
+    // Read by the server and by `keys rotate` alike (./tessera.toml): a new key is published
+    // 3 s before it signs.
+    std::fs::write(
+        cwd.path().join("tessera.toml"),
+        "[token]\nkey_publish_ahead = \"3s\"\n",
+    )
+    .unwrap();
     let data = cwd.path().join("data");
     let data_dir = data.to_str().unwrap();
     let server = Running::start(tessera(
@@ -711,9 +718,11 @@ async fn keys_and_token_commands() {
         "the old key now retires: {old_row}"
     );
 
-    // The running server picks the new key up (it reloads keys every 2 s) and the old token keeps
-    // verifying until it expires.
-    let deadline = Instant::now() + CACHE_DEADLINE;
+    // The new key is published ahead: the server still signs with the old one for now.
+    assert_eq!(jwt_kid(&issue().await), jwt_kid(&old));
+    // The running server publishes the new key (it reloads keys every 2 s), signs with it once
+    // its 3 s have passed, and the old token keeps verifying until it expires.
+    let deadline = Instant::now() + CACHE_DEADLINE + Duration::from_secs(3);
     loop {
         let fresh = issue().await;
         if jwt_kid(&fresh) != jwt_kid(&old) {

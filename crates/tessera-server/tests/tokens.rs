@@ -500,36 +500,42 @@ async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
 }
 
 #[tokio::test]
-async fn key_rotation_keeps_old_tokens_until_they_expire() {
+async fn key_rotation_publishes_ahead_and_keeps_old_tokens_until_they_expire() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let old = tokens(&s, "alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = || async {
+        tokens(&s, "alice").await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let old = access().await;
     let auth = s.server.as_ref().unwrap().auth.clone();
     let new_key = auth.rotate_keys().await.unwrap();
-    let new = tokens(&s, "alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(parts(&new).0["kid"], new_key.kid.as_str());
-    assert_ne!(parts(&old).0["kid"], parts(&new).0["kid"]);
-    assert_eq!(
+    let jwks_len = || async {
         s.client().get("/.well-known/jwks.json").await.body["keys"]
             .as_array()
             .unwrap()
-            .len(),
-        2
-    );
+            .len()
+    };
+    // Published at once, signing only after token.key_publish_ahead (2 min by default).
+    assert_eq!(jwks_len().await, 2);
+    let during = access().await;
+    assert_eq!(parts(&during).0["kid"], parts(&old).0["kid"]);
+
+    s.advance(120);
+    auth.sync().await.unwrap();
+    let new = access().await;
+    assert_eq!(parts(&new).0["kid"], new_key.kid.as_str());
     assert_eq!(me(&s, &old).await.status, StatusCode::OK);
 
+    // The old key retires once the last token it signed (at 120 s) has expired: 120 + 600 + 30.
     s.advance(600 + 30);
     auth.sync().await.unwrap();
     let keys = s.client().get("/.well-known/jwks.json").await.body["keys"].clone();
     assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
     assert_eq!(keys[0]["kid"], new_key.kid.as_str());
-    me(&s, &old).await.assert_problem(401, "invalid_token");
+    me(&s, &during).await.assert_problem(401, "invalid_token");
 }
 
 /// Builds a token from parts, signing `header.payload` with HMAC-SHA-256 under `secret`.

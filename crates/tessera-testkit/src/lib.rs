@@ -6,10 +6,12 @@
 //! installs them): tests that need a service start it, they never skip.
 #![deny(missing_docs)]
 
+mod nginx;
 mod postgres;
 mod process;
 mod redis;
 
+pub use nginx::Nginx;
 pub use postgres::PostgresServer;
 pub use process::{free_port, wait_for_port};
 pub use redis::RedisServer;

@@ -221,6 +221,25 @@ pub trait Health: Send + Sync {
     async fn ping(&self) -> StoreResult<()>;
 }
 
+/// Ready only while every one of its backends is: the readiness of a deployment with more than
+/// one. The backends are asked at once, so the answer takes as long as the slowest.
+pub struct AllHealthy(pub Vec<Arc<dyn Health>>);
+
+#[async_trait]
+impl Health for AllHealthy {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut pings: tokio::task::JoinSet<StoreResult<()>> = tokio::task::JoinSet::new();
+        for backend in &self.0 {
+            let backend = Arc::clone(backend);
+            pings.spawn(async move { backend.ping().await });
+        }
+        while let Some(answer) = pings.join_next().await {
+            answer.map_err(StoreError::unavailable)??;
+        }
+        Ok(())
+    }
+}
+
 /// All of Tessera's state behind one value: what the server wires up and the HTTP layer uses.
 #[derive(Clone)]
 pub struct Stores {

@@ -34,7 +34,9 @@ pub fn fixture() -> Fixture {
         ..Config::default()
     };
     let (auth, session_token) = rt.block_on(async {
-        let stores = open_stores(&config).expect("opening the SQLite store");
+        let stores = open_stores(&config)
+            .await
+            .expect("opening the SQLite store");
         let auth = auth_service(&config, stores, Arc::new(SystemClock))
             .await
             .expect("the auth service");
