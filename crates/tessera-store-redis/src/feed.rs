@@ -1,11 +1,14 @@
 //! [`ChangeFeed`]: a Redis stream, trimmed to about [`crate::RedisOptions::feed_max_len`]
 //! entries, read with `XREAD BLOCK` on the store's second connection.
 //!
-//! A cursor is `EPOCH/MS-SEQ`: the stream entry id, and the epoch, a random id kept beside the
-//! stream (`NS:feed:epoch`) and written with the first entry. When Redis loses its data (a
-//! restart without persistence) the epoch goes with it, so an old cursor is recognised as a
-//! gap even after new entries arrive. Entries after a cursor were dropped exactly when the
-//! stream's `max-deleted-entry-id` is later than it, or the epoch changed.
+//! Entries are numbered: the publish script gives each the stream id `N-0`, `N` one more than
+//! the last id the stream generated, so a reader knows exactly which entries it has seen. A
+//! cursor is `EPOCH/N-0`, the epoch a random id kept beside the stream (`NS:feed:epoch`) and
+//! written with the first entry: when Redis loses its data (a restart without persistence) the
+//! epoch goes with it, so an old cursor is recognised as a gap even after new entries arrive.
+//! Entries after a cursor `N` were dropped exactly when the oldest entry held is later than
+//! `N + 1` (trimming removes the oldest), an entry after `N` was deleted (`max-deleted-entry-id`),
+//! or the epoch changed.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use tessera_core::secret::random_bytes;
 use tessera_core::store::{Change, ChangeFeed, FeedCursor, FeedEntry, FeedRead, StoreResult};
 
 use crate::RedisStore;
-use crate::codec::{self, array, bulk, int};
+use crate::codec::{self, array, bulk};
 use crate::error::corrupt;
 
 /// How many entries one read returns at most.
@@ -28,13 +31,24 @@ static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('SET', KEYS[2], ARGV[1], 'NX')
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[3])
+local n = 1
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      n = tonumber(string.match(info[i + 1], '^(%d+)')) + 1
+    end
+  end
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], string.format('%d-0', n),
+                  'c', ARGV[3])
 ",
     )
 });
 
-/// The feed's state: `{epoch or '', exists, last-generated-id, max-deleted-entry-id}`.
-/// With a non-empty `ARGV[1]`, sets the epoch to it first if there is none.
+/// The feed's state: `{epoch or '', last-generated-id, max-deleted-entry-id, first id}`
+/// (`0-0` for what is not there). With a non-empty `ARGV[1]`, sets the epoch to it first if
+/// there is none.
 ///
 /// KEYS: stream, epoch.
 static STATE: LazyLock<Script> = LazyLock::new(|| {
@@ -42,14 +56,17 @@ static STATE: LazyLock<Script> = LazyLock::new(|| {
         r"
 if ARGV[1] ~= '' then redis.call('SET', KEYS[2], ARGV[1], 'NX') end
 local epoch = redis.call('GET', KEYS[2]) or ''
-if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, 0, '0-0', '0-0'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {epoch, '0-0', '0-0', '0-0'} end
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 local last, deleted = '0-0', '0-0'
 for i = 1, #info, 2 do
   if info[i] == 'last-generated-id' then last = info[i + 1] end
   if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
 end
-return {epoch, 1, last, deleted}
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local first_id = '0-0'
+if first[1] then first_id = first[1][1] end
+return {epoch, last, deleted, first_id}
 ",
     )
 });
@@ -93,9 +110,25 @@ fn parse_cursor(cursor: &FeedCursor) -> Option<Position> {
 /// The stream's state as [`STATE`] reports it.
 struct State {
     epoch: String,
-    exists: bool,
+    /// The id of the newest entry ever added (`0-0`: none).
     last: StreamId,
+    /// The id of the newest entry deleted by `XDEL` (`0-0`: none).
     deleted: StreamId,
+    /// The id of the oldest entry held (`0-0`: none).
+    first: StreamId,
+}
+
+impl State {
+    /// Whether entries after `n` (a cursor's number) are no longer all held.
+    fn lost_after(&self, n: u64) -> bool {
+        let held_from = if self.first == (0, 0) {
+            // Empty: everything up to the last entry is gone.
+            self.last.0 + 1
+        } else {
+            self.first.0
+        };
+        n > self.last.0 || self.deleted.0 > n || held_from > n + 1
+    }
 }
 
 impl RedisStore {
@@ -111,21 +144,23 @@ impl RedisStore {
             .await?;
         let bad = || corrupt("the feed's state");
         let items = array(reply)?;
-        let [epoch, exists, last, deleted] = <[Value; 4]>::try_from(items).map_err(|_| bad())?;
+        let [epoch, last, deleted, first] = <[Value; 4]>::try_from(items).map_err(|_| bad())?;
         let text = |v: Value| -> StoreResult<String> {
             String::from_utf8(bulk(v)?.ok_or_else(bad)?).map_err(|_| bad())
         };
         Ok(State {
             epoch: text(epoch)?,
-            exists: int(&exists)? == 1,
             last: parse_id(&text(last)?).ok_or_else(bad)?,
             deleted: parse_id(&text(deleted)?).ok_or_else(bad)?,
+            first: parse_id(&text(first)?).ok_or_else(bad)?,
         })
     }
 
     /// The entries of an `XREAD` reply; `None` when one does not decode.
-    fn decode_read(reply: Value, epoch: &str) -> StoreResult<Option<Vec<FeedEntry>>> {
+    /// Entries must follow `from` without a hole (each id one more than the one before).
+    fn decode_read(reply: Value, epoch: &str, from: u64) -> StoreResult<Option<Vec<FeedEntry>>> {
         let mut out = Vec::new();
+        let mut expected = from + 1;
         for stream in array(reply)? {
             let mut parts = array(stream)?.into_iter();
             let entries = parts.nth(1).ok_or_else(|| corrupt("an XREAD reply"))?;
@@ -140,6 +175,11 @@ impl RedisStore {
                 else {
                     return Ok(None);
                 };
+                if id != (expected, 0) {
+                    tracing::warn!(entry = %format!("{}-{}", id.0, id.1), "a change feed entry is out of sequence: reporting a gap");
+                    return Ok(None);
+                }
+                expected += 1;
                 let fields = array(fields)?;
                 let payload = fields
                     .chunks(2)
@@ -189,18 +229,15 @@ impl ChangeFeed for RedisStore {
         let before = self.feed_state("").await?;
         let (expected_epoch, from) = match parse_cursor(cursor) {
             None => return Ok(FeedRead::Gap),
-            Some(Position::Start) => (None, (0, 0)),
+            Some(Position::Start) => (None, 0),
             Some(Position::After { epoch, id }) => {
-                let reset = epoch != before.epoch
-                    || (!before.exists && id != (0, 0))
-                    || (before.exists && id > before.last);
-                if reset {
+                if epoch != before.epoch {
                     return Ok(FeedRead::Gap);
                 }
-                (Some(epoch), id)
+                (Some(epoch), id.0)
             }
         };
-        if before.deleted > from {
+        if before.lost_after(from) {
             return Ok(FeedRead::Gap);
         }
         let mut read = redis::cmd("XREAD");
@@ -211,21 +248,21 @@ impl ChangeFeed for RedisStore {
         }
         read.arg("STREAMS")
             .arg(self.keys.feed())
-            .arg(format!("{}-{}", from.0, from.1));
+            .arg(format!("{from}-0"));
         let reply = self.feed_conn.blocking_cmd(&read, wait).await?;
         if matches!(reply, Value::Nil) {
             return Ok(FeedRead::Entries(Vec::new()));
         }
-        // Entries came: make sure none after the cursor was trimmed, and the feed is the same
-        // life, before trusting them.
+        // Entries came: make sure none after the cursor was dropped meanwhile, and the feed is
+        // the same life, before trusting them.
         let after = self.feed_state("").await?;
         if after.epoch.is_empty()
-            || after.deleted > from
+            || after.lost_after(from)
             || expected_epoch.is_some_and(|e| e != after.epoch)
         {
             return Ok(FeedRead::Gap);
         }
-        Ok(match Self::decode_read(reply, &after.epoch)? {
+        Ok(match Self::decode_read(reply, &after.epoch, from)? {
             Some(entries) => FeedRead::Entries(entries),
             None => FeedRead::Gap,
         })
@@ -243,6 +280,32 @@ fn new_epoch() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn losses_are_seen_from_the_numbering() {
+        let state = |last: u64, deleted: u64, first: u64| State {
+            epoch: "e".into(),
+            last: (last, 0),
+            deleted: (deleted, 0),
+            first: (first, 0),
+        };
+        // Entries 1..=10 held: nothing lost after any cursor up to 10.
+        for n in 0..=10 {
+            assert!(!state(10, 0, 1).lost_after(n), "{n}");
+        }
+        assert!(state(10, 0, 1).lost_after(11), "a cursor from the future");
+        // 1..=4 trimmed: lost after 0..=3, not after 4.
+        assert!(state(10, 0, 5).lost_after(3));
+        assert!(!state(10, 0, 5).lost_after(4));
+        // Entry 7 deleted: lost after 6, not after 7.
+        assert!(state(10, 7, 1).lost_after(6));
+        assert!(!state(10, 7, 1).lost_after(7));
+        // Empty after 10 entries: lost after anything but 10.
+        assert!(state(10, 0, 0).lost_after(9));
+        assert!(!state(10, 0, 0).lost_after(10));
+        // Never written.
+        assert!(!state(0, 0, 0).lost_after(0));
+    }
 
     #[test]
     fn cursors_parse() {
