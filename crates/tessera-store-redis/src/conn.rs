@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, RedisError, RedisResult, ScriptInvocation, Value};
+use redis::{
+    Cmd, ErrorKind, IntoConnectionInfo, ProtocolVersion, RedisError, RedisResult, ScriptInvocation,
+    Value,
+};
 use tessera_core::store::{StoreError, StoreResult};
 
 use crate::error::{BackendError, ConnectError, Redactor};
@@ -32,9 +35,16 @@ struct Shared {
 /// feed's own connection (opened on first use).
 pub(crate) async fn open(url: &str, timeout: Duration) -> Result<(Conn, Conn), ConnectError> {
     let redactor = Redactor::for_url(url);
-    let client = redis::Client::open(url).map_err(|e| ConnectError::MalformedUrl {
+    let malformed = |e: RedisError| ConnectError::MalformedUrl {
         reason: redactor.clean(&e.to_string()),
-    })?;
+    };
+    // The replies are decoded as RESP2 spells them, whatever the URL asks for.
+    let info = url.into_connection_info().map_err(malformed)?;
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP2);
+    let client = redis::Client::open(info.set_redis_settings(settings)).map_err(malformed)?;
     let target = client.get_connection_info().addr().to_string();
     let shared = Arc::new(Shared {
         target: target.clone(),

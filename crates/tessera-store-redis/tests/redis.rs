@@ -305,7 +305,8 @@ async fn a_session_key_lives_as_long_as_its_earlier_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_delivers_every_change_in_order_to_every_reader() {
     let (a, ns) = store().await;
-    let b = RedisStore::connect(&format!("redis://{}", a.target()), &ns)
+    // A URL asking for RESP3 gets the same answers.
+    let b = RedisStore::connect(&format!("redis://{}/?protocol=resp3", a.target()), &ns)
         .await
         .unwrap();
     let start = b.head().await.unwrap();
@@ -731,6 +732,7 @@ async fn connect_errors_say_what_is_wrong_without_the_password() {
     let cases = [
         ("redis//missing-colon", "malformed Redis URL"),
         ("http://127.0.0.1:6379", "malformed Redis URL"),
+        ("redis://127.0.0.1:6379/?protocol=nonsense", "malformed Redis URL"),
         (
             &format!("redis://:pa55-unreachable@127.0.0.1:{unused}") as &str,
             "cannot reach Redis",
