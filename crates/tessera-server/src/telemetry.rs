@@ -30,6 +30,11 @@ fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
             .expect("latency buckets are not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("tessera_revocation_propagation_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("latency buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         // A second recorder in the same process (tests) keeps the first one.
