@@ -1,14 +1,16 @@
 //! The shared deployment's fast store on Redis: sessions, revocations, login-throttle counts
 //! and the change feed that tells every instance of a revocation or a change at once.
 //!
-//! One [`RedisStore`] implements [`SessionStore`], [`RevocationStore`], [`FailureLog`],
-//! [`ChangeFeed`] and [`Health`]; users, refresh families and signing keys live in PostgreSQL.
+//! One [`RedisStore`] implements [`SessionStore`](tessera_core::store::SessionStore),
+//! [`RevocationStore`](tessera_core::store::RevocationStore),
+//! [`FailureLog`](tessera_core::store::FailureLog),
+//! [`ChangeFeed`](tessera_core::store::ChangeFeed) and [`Health`]; users, refresh families and signing keys live in PostgreSQL.
 //! Every key is under `NAMESPACE:`, so several deployments (or test cases) can share a Redis.
 //!
 //! # Keys
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `NS:s:<digest>` | string | one session, packed ([`codec`]); its TTL is the time left to the earlier deadline |
+//! | `NS:s:<digest>` | string | one session, packed (67 bytes, then user agent and ip); its TTL is the time left to the earlier deadline |
 //! | `NS:u:<user id>` | sorted set | the user's sessions: member `id ‖ digest` (48 raw bytes), score the earlier deadline |
 //! | `NS:r` | sorted set | revocations: member `kind ‖ id`, score the expiry |
 //! | `NS:f:<sha256 hex>` | sorted set | throttle entries of one bucket: member the attempt, score its time |
@@ -25,6 +27,11 @@
 //! TTLs are set relative (`PEXPIRE`) from the record's own clock reading (`created_at` for a
 //! new session, `last_seen_at` for a touch), so the Redis host's clock never matters and a key
 //! lives exactly as long as its record can be live.
+//!
+//! # Memory
+//! Measured on Redis 7.0 (`memory_per_session` in `tests/redis.rs`): 100 000 sessions of as
+//! many users, each with a 111-character user agent, take 588 bytes each, of which 330 are
+//! Redis's own overhead of two keys with a TTL (165 each): 258 bytes per session beyond it.
 #![deny(missing_docs)]
 
 mod codec;
