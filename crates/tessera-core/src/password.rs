@@ -85,17 +85,64 @@ impl PasswordHasher {
     }
 }
 
-/// A hashing job: runs on a hashing thread and sends its result back.
-type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
+/// A hashing job: runs on a hashing thread and sends its result back; `false` when it was
+/// skipped because its caller had gone.
+type Job = Box<dyn FnOnce(&PasswordHasher) -> bool + Send>;
+
+/// What the hashing threads have done, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Jobs that ran (hashed or verified a password).
+    pub jobs_run: u64,
+    /// Jobs skipped because their caller had gone before a thread took them up.
+    pub jobs_skipped: u64,
+    /// Callers waiting for a hashing thread (not yet queued).
+    pub waiting: u64,
+    /// Jobs queued or running: at most the number of threads.
+    pub in_flight: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    run: std::sync::atomic::AtomicU64,
+    skipped: std::sync::atomic::AtomicU64,
+    waiting: std::sync::atomic::AtomicU64,
+}
+
+/// Counts a caller as waiting for as long as it lives (a dropped future stops waiting).
+struct Waiting<'a>(&'a Counters);
+
+impl<'a> Waiting<'a> {
+    fn new(counters: &'a Counters) -> Self {
+        counters
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(counters)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Runs password hashing off the async runtime on a few dedicated threads of lowered priority
 /// (nice 10), at most one hash per thread at a time. A burst of logins queues for those threads,
 /// and when the CPU is contended the scheduler prefers the threads serving requests, so logins
 /// slow down instead of stalling requests that only verify a session.
+///
+/// The queue is bounded by the threads: a job is queued only with a permit, and the permit
+/// travels with the job until a thread has finished it, so a caller that goes away (a client
+/// that hung up) frees nothing early. A job whose caller has gone before a thread takes it up
+/// is skipped, not run.
 #[derive(Clone)]
 pub struct PasswordWorker {
     jobs: std::sync::mpsc::Sender<Job>,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    counters: std::sync::Arc<Counters>,
     threads: usize,
 }
 
@@ -120,8 +167,10 @@ impl PasswordWorker {
         let threads = threads.max(1);
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let counters = std::sync::Arc::new(Counters::default());
         for i in 0..threads {
             let queue = std::sync::Arc::clone(&queue);
+            let counters = std::sync::Arc::clone(&counters);
             let hasher = hasher.clone();
             std::thread::Builder::new()
                 .name(format!("tessera-hash-{i}"))
@@ -132,10 +181,13 @@ impl PasswordWorker {
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .recv();
-                        match next {
-                            Ok(job) => job(&hasher),
-                            Err(_) => break,
-                        }
+                        let Ok(job) = next else { break };
+                        let counter = if job(&hasher) {
+                            &counters.run
+                        } else {
+                            &counters.skipped
+                        };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 })
                 .expect("starting a password hashing thread");
@@ -143,6 +195,7 @@ impl PasswordWorker {
         Self {
             jobs,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(threads)),
+            counters,
             threads,
         }
     }
@@ -151,6 +204,22 @@ impl PasswordWorker {
     /// serving requests.
     pub fn default_concurrency() -> usize {
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    }
+
+    /// The number of hashing threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// What the threads have done so far, and what waits.
+    pub fn stats(&self) -> WorkerStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        WorkerStats {
+            jobs_run: self.counters.run.load(Relaxed),
+            jobs_skipped: self.counters.skipped.load(Relaxed),
+            waiting: self.counters.waiting.load(Relaxed),
+            in_flight: (self.threads - self.permits.available_permits()) as u64,
+        }
     }
 
     /// [`PasswordHasher::hash`] on a hashing thread.
@@ -169,14 +238,22 @@ impl PasswordWorker {
         job: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
     ) -> T {
         // Waiting happens here, in async code: a job is only sent when a thread is free.
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let permit = {
+            let _waiting = Waiting::new(&self.counters);
+            std::sync::Arc::clone(&self.permits)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed")
+        };
         let (reply, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |hasher| {
+            // Held until the work is done, whether or not the caller still waits for it.
+            let _permit = permit;
+            if reply.is_closed() {
+                return false;
+            }
             let _ = reply.send(job(hasher));
+            true
         });
         self.jobs
             .send(job)
@@ -217,6 +294,50 @@ mod tests {
         assert!(validate_password("12345678").is_ok());
         assert!(validate_password(&"x".repeat(1024)).is_ok());
         assert!(validate_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn an_abandoned_job_keeps_its_permit_until_done_so_the_queue_stays_bounded() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let worker = PasswordWorker::new(PasswordHasher::new(), 1);
+        runtime.block_on(async {
+            let (release, hold) = std::sync::mpsc::channel::<()>();
+            let (started, has_started) = std::sync::mpsc::channel::<()>();
+            // A job that runs until released, whose caller goes away once it has started.
+            let first = worker.run(move |_| {
+                started.send(()).unwrap();
+                hold.recv().unwrap();
+            });
+            let mut first = Box::pin(first);
+            assert!(futures_poll_once(&mut first).await.is_none());
+            has_started.recv().unwrap();
+            drop(first);
+            // The permit went with the job: nobody else gets the thread meanwhile.
+            assert_eq!(worker.stats().in_flight, 1);
+            let mut second = Box::pin(worker.run(|_| ()));
+            assert!(futures_poll_once(&mut second).await.is_none());
+            assert_eq!(worker.stats().waiting, 1);
+            drop(second);
+            assert_eq!(worker.stats().waiting, 0);
+            release.send(()).unwrap();
+            while worker.stats().in_flight > 0 {
+                std::thread::yield_now();
+            }
+            assert_eq!(worker.stats().jobs_run, 1);
+        });
+    }
+
+    /// Polls `fut` once: `Some` when it finished.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match std::pin::Pin::new(&mut *fut).poll(cx) {
+                std::task::Poll::Ready(out) => Some(out),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
     }
 
     #[test]

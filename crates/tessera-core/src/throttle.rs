@@ -110,6 +110,11 @@ pub struct ThrottleLimits {
     pub address_failures: u32,
     /// The sliding window.
     pub window: Duration,
+    /// Signups (`POST /v1/users`) per client address within the window.
+    pub signup_per_address: u32,
+    /// How much of an IPv6 address names one client (64: its /64, what one host or site is
+    /// usually given); IPv4 addresses count whole.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for ThrottleLimits {
@@ -118,6 +123,8 @@ impl Default for ThrottleLimits {
             account_failures: 5,
             address_failures: 100,
             window: Duration::from_secs(15 * 60),
+            signup_per_address: 20,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -162,7 +169,7 @@ impl LoginThrottle {
     ) -> Result<Attempt, Refusal> {
         let since = now.minus(self.limits.window);
         let account = account_key(canonical_username);
-        let address = address_key(address);
+        let address = address_key(address, self.limits.ipv6_prefix);
         // Unique across instances, so a withdrawal takes back exactly this attempt's entry.
         let id = format!("{:032x}", u128::from_le_bytes(random_bytes()));
         let buckets = [
@@ -181,11 +188,33 @@ impl LoginThrottle {
                 address,
                 id,
             }),
-            Err(blocking) => {
-                let wait = blocking.plus(self.limits.window).since(now);
-                Err(Refusal::TooManyAttempts(wait.max(Duration::from_millis(1))))
-            }
+            Err(blocking) => Err(self.refusal(blocking, now)),
         }
+    }
+
+    /// Admits a signup from `address`: every admitted signup counts (it costs a hash and may
+    /// add a row), within the same sliding window as failed logins.
+    ///
+    /// # Errors
+    /// [`Refusal::TooManyAttempts`] past `signup_per_address` signups in the window (nothing is
+    /// counted then); [`Refusal::Store`] when the log cannot be reached.
+    pub async fn begin_signup(&self, address: &str, now: Timestamp) -> Result<(), Refusal> {
+        let since = now.minus(self.limits.window);
+        let key = format!("signup:{}", address_key(address, self.limits.ipv6_prefix));
+        let id = format!("{:032x}", u128::from_le_bytes(random_bytes()));
+        let buckets = [Bucket {
+            key: &key,
+            limit: self.limits.signup_per_address,
+        }];
+        match self.log.try_record(&buckets, &id, now, since).await? {
+            Ok(()) => Ok(()),
+            Err(blocking) => Err(self.refusal(blocking, now)),
+        }
+    }
+
+    fn refusal(&self, blocking: Timestamp, now: Timestamp) -> Refusal {
+        let wait = blocking.plus(self.limits.window).since(now);
+        Refusal::TooManyAttempts(wait.max(Duration::from_millis(1)))
     }
 
     /// The password was right: the attempt is withdrawn and the account's count reset.
@@ -219,8 +248,18 @@ fn account_key(canonical_username: &str) -> String {
     format!("account:{canonical_username}")
 }
 
-fn address_key(address: &str) -> String {
-    format!("address:{address}")
+/// The key of a client address: an IPv4 address whole, an IPv6 address by its first `prefix`
+/// bits (one /64 is 2^64 addresses a single client can pick from).
+fn address_key(address: &str, ipv6_prefix: u8) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = ipv6_prefix.clamp(1, 128);
+            let mask = u128::MAX << (128 - u32::from(prefix));
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("address:{network}/{prefix}")
+        }
+        _ => format!("address:{address}"),
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +271,7 @@ mod tests {
             account_failures: account,
             address_failures: address,
             window: Duration::from_secs(900),
+            ..ThrottleLimits::default()
         };
         LoginThrottle::new(Arc::new(MemoryFailureLog::default()), limits)
     }
@@ -315,11 +355,17 @@ mod tests {
         let t = throttle(1, 2);
         let t0 = Timestamp::from_secs(10_000);
         let _ = t.begin("a", "1.1.1.1", t0).await.unwrap();
-        let _ = t.begin("b", "1.1.1.1", t0.plus(Duration::from_secs(5))).await.unwrap();
+        let _ = t
+            .begin("b", "1.1.1.1", t0.plus(Duration::from_secs(5)))
+            .await
+            .unwrap();
         // "a" is full since t0 (free at t0 + 900), the address since t0 (free at t0 + 900,
         // its 2nd newest entry): the later of the two blocking entries decides.
         let now = t0.plus(Duration::from_secs(10));
-        let _ = t.begin("c", "2.2.2.2", t0.plus(Duration::from_secs(8))).await.unwrap();
+        let _ = t
+            .begin("c", "2.2.2.2", t0.plus(Duration::from_secs(8)))
+            .await
+            .unwrap();
         assert_eq!(
             refused_for(t.begin("c", "1.1.1.1", now).await),
             Some(Duration::from_secs(898))
@@ -334,5 +380,20 @@ mod tests {
         assert!(t.begin("a", "1.1.1.1", now).await.is_err());
         t.abandoned(attempt).await.unwrap();
         assert!(t.begin("a", "1.1.1.1", now).await.is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_are_keyed_by_their_prefix() {
+        assert_eq!(
+            address_key("2001:db8:1:2:3:4:5:6", 64),
+            "address:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key("2001:db8:1:2:3:4:5:6", 48),
+            "address:2001:db8:1::/48"
+        );
+        assert_eq!(address_key("2001:db8::1", 128), "address:2001:db8::1/128");
+        assert_eq!(address_key("1.2.3.4", 64), "address:1.2.3.4");
+        assert_eq!(address_key("unknown", 64), "address:unknown");
     }
 }

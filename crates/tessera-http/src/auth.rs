@@ -23,8 +23,11 @@ pub enum Credential<'a> {
     Cookie(OpaqueToken),
     /// `Authorization: Bearer` with a session token.
     BearerSession(OpaqueToken),
-    /// `Authorization: Bearer` with anything else (a JWT, or garbage).
+    /// `Authorization: Bearer` with something shaped like a JWT (three segments).
     BearerOther(&'a str),
+    /// `Authorization: Bearer` with neither a session token nor a JWT (a public session id,
+    /// garbage): an unknown session credential.
+    BearerUnknown,
     /// Nothing usable.
     Missing,
 }
@@ -42,7 +45,11 @@ pub fn credential<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Credential<'
         return match bearer(headers) {
             Some(value) => match OpaqueToken::parse(value) {
                 Some(token) => Credential::BearerSession(token),
-                None => Credential::BearerOther(value),
+                // A JWT has exactly two dots; anything else is no JWT, so `unauthenticated`.
+                None if value.bytes().filter(|b| *b == b'.').count() == 2 => {
+                    Credential::BearerOther(value)
+                }
+                None => Credential::BearerUnknown,
             },
             None => Credential::Missing,
         };
@@ -136,16 +143,18 @@ impl SessionCaller {
         let (token, via_cookie) = match credential {
             Credential::Cookie(token) => (token, true),
             Credential::BearerSession(token) => (token, false),
-            Credential::BearerOther(_) | Credential::Missing => {
+            Credential::BearerOther(_) | Credential::BearerUnknown | Credential::Missing => {
                 return Err(ApiError::unauthenticated());
             }
         };
-        let result = state.auth().authenticate_session(&token).await;
-        state.verifications().record(Mode::Session, result.is_ok());
-        let auth = result?;
+        // CSRF needs only the token: checked before the lookup, so a refused request neither
+        // costs a store read nor pushes the session's idle deadline.
         if via_cookie && is_unsafe(method) {
             check_csrf(headers, state, Some(&token))?;
         }
+        let result = state.auth().authenticate_session(&token).await;
+        state.verifications().record(Mode::Session, result.is_ok());
+        let auth = result?;
         Ok(Self {
             auth,
             token,

@@ -13,7 +13,6 @@ use tessera_core::session::SessionPolicy;
 use tessera_core::store::{AllHealthy, CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
 use tessera_store_postgres::PostgresStore;
 use tessera_store_redis::RedisStore;
-use tessera_core::throttle::ThrottleLimits;
 use tessera_core::token::TokenSettings;
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
 use tokio::net::TcpListener;
@@ -126,11 +125,7 @@ pub async fn auth_service(
         },
         signup: config.signup,
         tokens: token_policy(config),
-        throttle: ThrottleLimits {
-            account_failures: config.throttle.account_failures,
-            address_failures: config.throttle.address_failures,
-            window: config.throttle.window,
-        },
+        throttle: config.throttle.limits(),
         revocation_max_staleness: config.revocation.max_staleness,
     };
     let passwords =

@@ -111,6 +111,23 @@ pub struct ThrottleConfig {
     /// The sliding window.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// Signups per client address within the window.
+    pub signup_per_address: u32,
+    /// Prefix length that names one IPv6 client (64: its /64).
+    pub ipv6_prefix: u8,
+}
+
+impl ThrottleConfig {
+    /// The throttle's limits.
+    pub fn limits(&self) -> tessera_core::throttle::ThrottleLimits {
+        tessera_core::throttle::ThrottleLimits {
+            account_failures: self.account_failures,
+            address_failures: self.address_failures,
+            window: self.window,
+            signup_per_address: self.signup_per_address,
+            ipv6_prefix: self.ipv6_prefix,
+        }
+    }
 }
 
 /// `[forward_auth]`.
@@ -202,6 +219,8 @@ impl Default for ThrottleConfig {
             account_failures: 5,
             address_failures: 100,
             window: Duration::from_secs(15 * 60),
+            signup_per_address: 20,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -258,6 +277,8 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("throttle.account_failures", Kind::Integer),
     ("throttle.address_failures", Kind::Integer),
     ("throttle.window", Kind::Duration),
+    ("throttle.signup_per_address", Kind::Integer),
+    ("throttle.ipv6_prefix", Kind::Integer),
     ("forward_auth.mint_jwt", Kind::Bool),
     ("forward_auth.audience", Kind::Text),
     ("forward_auth.ttl", Kind::Duration),
@@ -400,6 +421,12 @@ impl Config {
         if self.throttle.account_failures == 0 || self.throttle.address_failures == 0 {
             p.push("throttle: failure limits must be at least 1".into());
         }
+        if self.throttle.signup_per_address == 0 {
+            p.push("throttle.signup_per_address: must be at least 1".into());
+        }
+        if !(1..=128).contains(&self.throttle.ipv6_prefix) {
+            p.push("throttle.ipv6_prefix: must be 1 to 128".into());
+        }
         if let Some(name) = &s.cookie_name {
             let valid = !name.is_empty()
                 && name
@@ -469,18 +496,18 @@ fn parse_cidr(text: &str) -> Option<IpNet> {
         .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
-/// The origin (`scheme://host[:port]`, lower case) of an http(s) URL.
+/// The origin of an http(s) URL as a browser serialises it in `Origin` (`scheme://host[:port]`,
+/// lower case, the default port left out).
 pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
         return None;
     }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+    // The serialisation browsers send in `Origin`: lower case, no default port.
+    Some(parsed.origin().ascii_serialization())
 }
 
 fn read_file(path: &Path, problems: &mut Vec<String>) -> Table {
@@ -840,5 +867,18 @@ mod tests {
             Some("http://127.0.0.1:8080")
         );
         assert_eq!(origin_of("ftp://x"), None);
+        assert_eq!(
+            origin_of("https://example.com:443").as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(
+            origin_of("http://example.com:80/").as_deref(),
+            Some("http://example.com")
+        );
+        assert_eq!(
+            origin_of("https://example.com:8443").as_deref(),
+            Some("https://example.com:8443")
+        );
+        assert_eq!(origin_of("https://user:pw@example.com"), None);
     }
 }

@@ -129,7 +129,7 @@ async fn garbage_credentials_are_unauthenticated() {
     let truncated = s.bearer_login("alice").await[..40].to_owned();
     let truncated_cookie = format!("__Host-sid={truncated}");
     // Session credentials that are missing, malformed or unknown: `unauthenticated`; a bearer
-    // value that is not a session token is taken for a JWT and fails as `invalid_token`.
+    // value shaped like a JWT (two dots) fails as `invalid_token`, anything else is no JWT.
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (vec![], "unauthenticated"),
         (vec![("cookie", long_cookie.as_str())], "unauthenticated"),
@@ -145,6 +145,10 @@ async fn garbage_credentials_are_unauthenticated() {
         ),
         (
             vec![("authorization", "Bearer !!not-a-token!!")],
+            "unauthenticated",
+        ),
+        (
+            vec![("authorization", "Bearer !!not.a.token!!")],
             "invalid_token",
         ),
         (vec![("authorization", "Bearer")], "unauthenticated"),

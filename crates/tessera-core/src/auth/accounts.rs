@@ -10,13 +10,54 @@ use crate::throttle::{Attempt, Refusal};
 use crate::user::{User, Username, canonical_username, normalize_roles};
 
 impl Auth {
-    /// `POST /v1/users`: a new account with no roles, when signup is open.
+    /// A new account with no roles, when signup is open, without the per-address throttle:
+    /// for callers in this process (benchmarks, fixtures). HTTP signups go through
+    /// [`Auth::register_from`].
     ///
     /// # Errors
     /// `SignupDisabled`, `InvalidRequest` for a malformed name or password, `UsernameTaken`.
     pub async fn register(&self, username: &str, password: &str) -> Result<User, AuthError> {
         if !self.settings.signup {
             return Err(AuthError::SignupDisabled);
+        }
+        self.create_user(username, password, &[]).await
+    }
+
+    /// `POST /v1/users` from the client `address`: a new account with no roles, when signup is
+    /// open. The input is checked first, then the signup throttle of the address (in the shared
+    /// failure log, so the limit holds across instances), then whether the name is taken; only
+    /// then is the password hashed.
+    ///
+    /// # Errors
+    /// `SignupDisabled`, `InvalidRequest` for a malformed name or password, `TooManyAttempts`,
+    /// `UsernameTaken`.
+    pub async fn register_from(
+        &self,
+        username: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<User, AuthError> {
+        if !self.settings.signup {
+            return Err(AuthError::SignupDisabled);
+        }
+        let name = Username::parse(username)?;
+        validate_password(password)?;
+        self.throttle
+            .begin_signup(address, self.now())
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::TooManyAttempts(retry_after) => AuthError::TooManyAttempts { retry_after },
+                Refusal::Store(e) => e.into(),
+            })?;
+        // Signup says 409 for a taken name anyway: no hash is spent on finding that out.
+        if self
+            .stores
+            .users
+            .user_by_name(&name.canonical())
+            .await?
+            .is_some()
+        {
+            return Err(AuthError::UsernameTaken);
         }
         self.create_user(username, password, &[]).await
     }

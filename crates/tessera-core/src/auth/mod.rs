@@ -83,6 +83,11 @@ impl Auth {
         Ok(auth)
     }
 
+    /// The password hashing threads (their counters show what ran).
+    pub fn passwords(&self) -> &PasswordWorker {
+        &self.passwords
+    }
+
     /// The stores the service works on.
     pub fn stores(&self) -> &Stores {
         &self.stores

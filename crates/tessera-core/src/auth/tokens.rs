@@ -305,6 +305,11 @@ impl Auth {
         if self.tokens.revocations.is_revoked(&claims, now) {
             return Err(AuthError::InvalidToken("token revoked".into()));
         }
+        if now >= claims.expires_at() {
+            // Accepted only by the leeway, which is for clock skew: never past the deadlines of
+            // the session (or family) the token is bound to.
+            self.check_sid_live(&claims, now).await?;
+        }
         let user = self
             .stores
             .users
@@ -312,6 +317,29 @@ impl Auth {
             .await?
             .ok_or_else(|| AuthError::InvalidToken("unknown subject".into()))?;
         Ok(JwtAuth { claims, user })
+    }
+
+    /// Whether the session or refresh family named by the token's `sid` is still live (it
+    /// may have timed out without being revoked). A store read, so only for tokens in their
+    /// leeway: before `exp` the session outlives the token by construction.
+    async fn check_sid_live(&self, claims: &AccessClaims, now: Timestamp) -> Result<(), AuthError> {
+        let sessions = self
+            .stores
+            .sessions
+            .sessions_of_user(claims.sub, now)
+            .await?;
+        if sessions.iter().any(|s| s.id.to_string() == claims.sid) {
+            return Ok(());
+        }
+        let families = self
+            .stores
+            .refresh
+            .families_of_user(claims.sub, now)
+            .await?;
+        if families.iter().any(|f| f.to_string() == claims.sid) {
+            return Ok(());
+        }
+        Err(AuthError::InvalidToken("session ended".into()))
     }
 
     /// Checks that `roles` keep the user's `/v1/tokens` access token within `token.max_size`.

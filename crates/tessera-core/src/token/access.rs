@@ -122,6 +122,43 @@ impl AccessClaims {
     }
 }
 
+/// The claims of a verified payload: a UTF-8 JSON object (RFC 7519) with no name twice (RFC
+/// 8725 advises refusing duplicates rather than taking the first or the last).
+fn parse_claims(payload: &[u8]) -> Result<AccessClaims, TokenError> {
+    let text = std::str::from_utf8(payload).map_err(|_| TokenError::InvalidClaims)?;
+    serde_json::from_str::<UniqueNames>(text).map_err(|_| TokenError::InvalidClaims)?;
+    serde_json::from_str(text).map_err(|_| TokenError::InvalidClaims)
+}
+
+/// A JSON object whose member names are all different (the values are skipped).
+struct UniqueNames;
+
+impl<'de> Deserialize<'de> for UniqueNames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueNames;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueNames, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(name) {
+                        return Err(serde::de::Error::custom("duplicate claim"));
+                    }
+                }
+                Ok(UniqueNames)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn user_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<UserId, D::Error> {
     let text = String::deserialize(deserializer)?;
     text.parse().map_err(serde::de::Error::custom)
@@ -271,8 +308,7 @@ impl KeyRing {
         key.verifier
             .verify(segments.signing_input.as_bytes(), &signature)?;
         let payload = jws::decode_segment(segments.payload)?;
-        let claims: AccessClaims =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::InvalidClaims)?;
+        let claims = parse_claims(&payload)?;
         if claims.iss != self.settings.issuer {
             return Err(TokenError::WrongIssuer);
         }

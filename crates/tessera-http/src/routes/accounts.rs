@@ -13,9 +13,13 @@ use crate::state::AppState;
 /// `POST /v1/users`: registration.
 pub async fn create_user(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<UserDto>)> {
-    let user = state.auth().register(&req.username, &req.password).await?;
+    let user = state
+        .auth()
+        .register_from(&req.username, &req.password, &client.address)
+        .await?;
     Ok((StatusCode::CREATED, Json(UserDto::from(&user))))
 }
 

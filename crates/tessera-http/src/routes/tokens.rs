@@ -3,13 +3,13 @@
 
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::with_token_body;
-use crate::auth::{Admin, Client, SessionCaller};
+use crate::auth::{Admin, Client, SessionCaller, check_csrf};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, BodyType, body_type, read_body, unsupported_media_type};
 use crate::metrics::record_login;
@@ -55,9 +55,12 @@ fn token_response(pair: TokenPair) -> Response {
 /// `POST /v1/tokens`: password login into a refresh family.
 pub async fn issue(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Client(client): Client,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> ApiResult<Response> {
+    // A login is refused from a foreign origin or cross-site, like POST /v1/sessions.
+    check_csrf(&headers, &state, None)?;
     let result = state
         .auth()
         .issue_tokens(&req.username, &req.password, &client.address)
@@ -95,8 +98,19 @@ impl FromRequest<AppState> for TokenParameter {
         let body = read_body(req, state).await?;
         let token = match kind {
             BodyType::Json => {
-                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-                    .map_err(|_| ApiError::invalid_request("the body is not a JSON object"))?
+                let object =
+                    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+                        .map_err(|_| ApiError::invalid_request("the body is not a JSON object"))?;
+                // Unknown parameters are ignored; the known ones must have their type.
+                if object
+                    .get("token_type_hint")
+                    .is_some_and(|hint| !hint.is_string())
+                {
+                    return Err(ApiError::invalid_request(
+                        "token_type_hint must be a string",
+                    ));
+                }
+                object
                     .get("token")
                     .map(|v| {
                         v.as_str()
