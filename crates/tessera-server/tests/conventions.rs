@@ -300,6 +300,35 @@ async fn failed_logins_are_throttled_per_account_then_released() {
 }
 
 #[tokio::test]
+async fn a_successful_login_resets_the_account_s_failures() {
+    let s = TestServer::start(&[("TESSERA_THROTTLE_ACCOUNT_FAILURES", "3")]).await;
+    s.register("alice").await;
+    let mut c = s.client();
+    let wrong = json!({"username": "alice", "password": "wrong password"});
+    let right = json!({"username": "alice", "password": PASSWORD});
+    // One failure short of the limit, then the right password.
+    for _ in 0..2 {
+        c.post("/v1/sessions", wrong.clone())
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    assert_eq!(
+        c.post("/v1/sessions", right.clone()).await.status,
+        StatusCode::CREATED
+    );
+    // Without the reset, the next failure would reach the limit and lock the account.
+    for _ in 0..2 {
+        c.post("/v1/sessions", wrong.clone())
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    assert_eq!(
+        c.post("/v1/sessions", right).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
 async fn failed_logins_are_throttled_per_address() {
     let s = TestServer::start(&[("TESSERA_THROTTLE_ADDRESS_FAILURES", "4")]).await;
     s.register("alice").await;
