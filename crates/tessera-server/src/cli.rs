@@ -44,6 +44,9 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Measure every mode (bandwidth, CPU, latency, revocation, expiry, state) and print the
+    /// comparison table.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `tessera keys ...`.
@@ -173,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => user(command).await,
         Command::Keys { command } => keys(command).await,
         Command::Token { command } => token(command).await,
+        Command::Bench(args) => crate::bench::run(args).await,
     }
 }
 

@@ -1,0 +1,233 @@
+//! The load generator: one task per keep-alive HTTP/1.1 connection (hyper) on the bench's own
+//! runtime, closed-loop (each connection sends its next request when the last one answered)
+//! or open-loop at a fixed total rate, where every latency counts from the request's intended
+//! send time, so a stalled server is not hidden by requests that were never sent
+//! (coordinated omission corrected).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HOST, HeaderName, HeaderValue};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::cpu::{self, CpuSplit};
+use super::hist::Latencies;
+
+/// The credential each request carries.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// None (`/healthz`).
+    None,
+    /// The same header on every request, as real clients do.
+    Reused(HeaderName, HeaderValue),
+    /// A new value from the pool for every request; the load stops when the pool runs out.
+    Fresh(HeaderName, Arc<Vec<HeaderValue>>),
+}
+
+/// One load run against one server.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// The `Host` header.
+    pub host: String,
+    /// The path to `GET`.
+    pub path: String,
+    /// What each request carries.
+    pub credential: Credential,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// How long to send.
+    pub duration: Duration,
+    /// Total requests per second (open loop); `None` for closed loop.
+    pub rate: Option<f64>,
+}
+
+/// What a load run measured.
+#[derive(Clone, Debug, Default)]
+pub struct LoadResult {
+    /// Latencies of the 2xx answers.
+    pub latencies: Latencies,
+    /// 2xx answers.
+    pub ok: u64,
+    /// Other answers and failed connections or requests.
+    pub errors: u64,
+    /// From the first send to the last answer.
+    pub elapsed: Duration,
+    /// CPU used meanwhile, by the generator and by the rest of this process.
+    pub cpu: CpuSplit,
+}
+
+impl LoadResult {
+    /// 2xx answers per second.
+    pub fn rate(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            return 0.0;
+        }
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Adds another run's counts and latencies (several instances loaded at once).
+    pub fn merge(&mut self, other: &Self) {
+        self.latencies.merge(&other.latencies);
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed = self.elapsed.max(other.elapsed);
+    }
+
+    /// µs of the generator's CPU per answered request.
+    pub fn load_cpu_per_request_us(&self) -> f64 {
+        per_request_us(self.cpu.load, self.ok)
+    }
+
+    /// µs of the rest of the process's CPU (the in-process server) per answered request.
+    pub fn server_cpu_per_request_us(&self) -> f64 {
+        per_request_us(self.cpu.other, self.ok)
+    }
+}
+
+fn per_request_us(cpu: Duration, requests: u64) -> f64 {
+    if requests == 0 {
+        return 0.0;
+    }
+    cpu.as_secs_f64() * 1e6 / requests as f64
+}
+
+/// The bench's load runtime: its worker threads are named [`cpu::LOAD_THREAD`] so their CPU
+/// is told apart from the server's.
+///
+/// # Errors
+/// When the runtime cannot start.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name(cpu::LOAD_THREAD)
+        .enable_all()
+        .build()
+}
+
+struct Shared {
+    spec: LoadSpec,
+    next_fresh: AtomicUsize,
+}
+
+/// Runs `spec` on `runtime` and waits for it.
+pub async fn run(runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult {
+    let connections = spec.connections.max(1);
+    let shared = Arc::new(Shared {
+        spec,
+        next_fresh: AtomicUsize::new(0),
+    });
+    let before = cpu::sample();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|i| runtime.spawn(connection(shared.clone(), i, connections, start)))
+        .collect();
+    let mut total = LoadResult::default();
+    for task in tasks {
+        if let Ok(part) = task.await {
+            total.merge(&part);
+        }
+    }
+    total.elapsed = start.elapsed();
+    total.cpu = cpu::sample().since(&before);
+    total
+}
+
+async fn connect(addr: SocketAddr) -> Option<SendRequest<Empty<Bytes>>> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Some(sender)
+}
+
+async fn connection(shared: Arc<Shared>, index: usize, of: usize, start: Instant) -> LoadResult {
+    let spec = &shared.spec;
+    let end = start + spec.duration;
+    let mut result = LoadResult::default();
+    // Open loop: this connection's share of the rate, its sends staggered against the others'.
+    let interval = spec
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(of as f64 / r));
+    let mut next_send =
+        start + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / of as f64));
+    let host = HeaderValue::from_str(&spec.host).unwrap_or(HeaderValue::from_static("localhost"));
+    let mut sender = None;
+    loop {
+        let intended = match interval {
+            Some(every) => {
+                if next_send >= end {
+                    break;
+                }
+                tokio::time::sleep_until(next_send.into()).await;
+                let t = next_send;
+                next_send += every;
+                t
+            }
+            None => {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                now
+            }
+        };
+        let mut request = hyper::Request::get(spec.path.as_str()).header(HOST, host.clone());
+        match &spec.credential {
+            Credential::None => {}
+            Credential::Reused(name, value) => request = request.header(name, value),
+            Credential::Fresh(name, pool) => {
+                let i = shared.next_fresh.fetch_add(1, Ordering::Relaxed);
+                let Some(value) = pool.get(i) else { break };
+                request = request.header(name, value);
+            }
+        }
+        let Ok(request) = request.body(Empty::<Bytes>::new()) else {
+            result.errors += 1;
+            break;
+        };
+        if sender.is_none() {
+            sender = connect(spec.addr).await;
+            if sender.is_none() {
+                result.errors += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        }
+        let Some(s) = sender.as_mut() else { continue };
+        if s.ready().await.is_err() {
+            result.errors += 1;
+            sender = None;
+            continue;
+        }
+        match s.send_request(request).await {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                let drained = response.into_body().collect().await.is_ok();
+                if ok && drained {
+                    result.ok += 1;
+                    result.latencies.record(intended.elapsed());
+                } else {
+                    result.errors += 1;
+                }
+            }
+            Err(_) => {
+                result.errors += 1;
+                sender = None;
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,777 @@
+//! Each row's measurement for one column, against the targets of a run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use hyper::header::{HeaderName, HeaderValue};
+use serde_json::json;
+use tessera_core::OpaqueToken;
+
+use super::hist::Latencies;
+use super::load::{self, Credential, LoadResult, LoadSpec};
+use super::report::{Column, Delays, Mode};
+use super::target::{BenchUser, Target};
+use super::verify;
+
+/// The knobs of a run that measurements read.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Connections per load.
+    pub concurrency: usize,
+    /// Length of each load.
+    pub duration: Duration,
+    /// Open-loop rate, if any.
+    pub rate: Option<f64>,
+    /// A new token per JWT request.
+    pub fresh_tokens: bool,
+    /// Revocations measured per column.
+    pub revocations: usize,
+    /// Request rate of the bytes-per-hour row.
+    pub usage_rate: f64,
+    /// Concurrent login loops of the burst.
+    pub login_loops: usize,
+}
+
+/// A credential as `GET /v1/me` carries it, with what revoking it needs.
+struct Held {
+    header: &'static str,
+    value: String,
+    /// The token `POST /v1/tokens/revoke` takes to kill it (session token or refresh token).
+    revoke_with: String,
+    /// The JWT, for JWT columns.
+    jwt: Option<String>,
+}
+
+/// The column's login and credential.
+async fn acquire(t: &Target, user: &BenchUser, mode: Mode, c: &mut Column) -> anyhow::Result<Held> {
+    match mode {
+        Mode::SessionCookie => {
+            let r = t.post("/v1/sessions", &user.login(true), &[]).await?;
+            if r.status != 201 {
+                bail!("cookie login failed: {} {}", r.status, r.code());
+            }
+            c.login_response_bytes = Some(r.wire_bytes);
+            let set = r
+                .headers
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| anyhow!("the cookie login set no cookie"))?;
+            let pair = set.split(';').next().unwrap_or("").to_owned();
+            let token = pair
+                .split_once('=')
+                .map(|(_, v)| v.to_owned())
+                .unwrap_or_default();
+            c.cross_site = Some(cookie_cross_site(set));
+            Ok(Held {
+                header: "cookie",
+                value: pair,
+                revoke_with: token,
+                jwt: None,
+            })
+        }
+        Mode::SessionBearer => {
+            let r = t.post("/v1/sessions", &user.login(false), &[]).await?;
+            let token = r
+                .field("token")
+                .ok_or_else(|| anyhow!("bearer login failed: {} {}", r.status, r.code()))?
+                .to_owned();
+            c.login_response_bytes = Some(r.wire_bytes);
+            Ok(Held {
+                header: "authorization",
+                value: format!("Bearer {token}"),
+                revoke_with: token,
+                jwt: None,
+            })
+        }
+        _ => {
+            let r = t.post("/v1/tokens", &user.credentials(), &[]).await?;
+            let access = r
+                .field("access_token")
+                .ok_or_else(|| anyhow!("token login failed: {} {}", r.status, r.code()))?
+                .to_owned();
+            let refresh = r.field("refresh_token").unwrap_or("").to_owned();
+            c.login_response_bytes = Some(r.wire_bytes);
+            let alg = verify::algorithm(&access).unwrap_or_default();
+            if alg != mode.algorithm() {
+                let _ = t
+                    .post("/v1/tokens/revoke", &json!({"token": refresh}), &[])
+                    .await;
+                bail!("skip: the server signs {alg}");
+            }
+            let expires_in = r.body["expires_in"].as_f64().unwrap_or(0.0);
+            c.lifetime_s = Some(expires_in);
+            let (access, refresh) = if mode == Mode::Hybrid && !refresh.is_empty() {
+                let body = json!({"refresh_token": refresh});
+                let request_bytes = "POST /v1/tokens/refresh HTTP/1.1\r\n".len()
+                    + format!("host: {}\r\ncontent-type: application/json\r\ncontent-length: 99\r\naccept: */*\r\n\r\n", t.host).len()
+                    + body.to_string().len();
+                let r = t.post("/v1/tokens/refresh", &body, &[]).await?;
+                let access = r
+                    .field("access_token")
+                    .ok_or_else(|| anyhow!("refresh failed: {} {}", r.status, r.code()))?
+                    .to_owned();
+                let refresh = r.field("refresh_token").unwrap_or("").to_owned();
+                c.refresh_bytes = Some(request_bytes as u64 + r.wire_bytes);
+                if expires_in > 0.0 {
+                    c.refreshes_per_hour = Some(3600.0 / expires_in);
+                }
+                (access, refresh)
+            } else {
+                (access, refresh)
+            };
+            c.readable_claims = verify::readable_claims(&access);
+            Ok(Held {
+                header: "authorization",
+                value: format!("Bearer {access}"),
+                revoke_with: refresh,
+                jwt: Some(access),
+            })
+        }
+    }
+}
+
+/// The cookie's name, for cookie columns.
+fn cookie_name(held: &Held) -> &str {
+    held.value.split_once('=').map_or("", |(name, _)| name)
+}
+
+fn cookie_cross_site(set_cookie: &str) -> String {
+    let same_site = set_cookie
+        .split(';')
+        .map(str::trim)
+        .find_map(|a| {
+            a.strip_prefix("SameSite=")
+                .or_else(|| a.strip_prefix("samesite="))
+        })
+        .unwrap_or("(none: Lax by browser default)");
+    match same_site.to_ascii_lowercase().as_str() {
+        "lax" => "SameSite=Lax: top-level GET navigations only".into(),
+        "strict" => "SameSite=Strict: never sent cross-site".into(),
+        "none" => "SameSite=None: sent on every cross-site request".into(),
+        other => format!("SameSite={other}"),
+    }
+}
+
+/// What a cross-origin app needs, probed with a CORS preflight from a made-up origin.
+async fn cors(t: &Target, mode: Mode) -> String {
+    let origin = "https://app.bench.invalid";
+    let r = t
+        .send(
+            reqwest::Method::OPTIONS,
+            "/v1/me",
+            None,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "GET"),
+                ("access-control-request-headers", "authorization"),
+            ],
+        )
+        .await;
+    let allowed = r.is_ok_and(|r| r.headers.get("access-control-allow-origin").is_some());
+    let what = if mode == Mode::SessionCookie {
+        "credentials: include"
+    } else {
+        "Authorization header"
+    };
+    if allowed {
+        format!("{what}; a probe origin is allowed")
+    } else {
+        format!("{what}; origin in allowed_origins (a probe origin was refused)")
+    }
+}
+
+/// Sum of `tessera_store_duration_seconds_count` in the Prometheus text.
+fn store_round_trips(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("tessera_store_duration_seconds_count"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn metrics_text(t: &Target) -> Option<String> {
+    if t.local.is_some() {
+        return Some((crate::telemetry::metrics_render())());
+    }
+    t.text("/metrics").await
+}
+
+fn spec(t: &Target, path: &str, credential: Credential, plan: &Plan) -> LoadSpec {
+    LoadSpec {
+        addr: t.addr,
+        host: t.host.clone(),
+        path: path.into(),
+        credential,
+        connections: plan.concurrency,
+        duration: plan.duration,
+        rate: plan.rate,
+    }
+}
+
+fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    Ok((
+        HeaderName::from_static(name),
+        HeaderValue::from_str(value).context("credential is not a valid header")?,
+    ))
+}
+
+/// Mints `n` tokens never seen before: in process by the exchange call, by URL through
+/// `POST /v1/tokens/exchange` with a bearer session.
+async fn fresh_pool(t: &Target, user: &BenchUser, n: usize) -> anyhow::Result<Vec<HeaderValue>> {
+    if let Some(local) = &t.local {
+        let auth = local.server.auth.clone();
+        let (token, record) = auth.settings().session.new_session(
+            user.id,
+            auth.now(),
+            "tessera-bench",
+            "127.0.0.1".into(),
+        );
+        auth.stores().sessions.create_session(&record).await?;
+        let session = auth.authenticate_session(&token).await?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .max(1);
+        let per = n.div_ceil(threads);
+        let session = Arc::new(session);
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (auth, session) = (auth.clone(), session.clone());
+                std::thread::spawn(move || {
+                    (0..per)
+                        .filter_map(|_| auth.exchange(&session).ok())
+                        .filter_map(|p| {
+                            HeaderValue::from_str(&format!("Bearer {}", p.access_token)).ok()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut pool = Vec::with_capacity(n);
+        for h in handles {
+            pool.extend(h.join().map_err(|_| anyhow!("minting tokens failed"))?);
+        }
+        return Ok(pool);
+    }
+    let r = t.post("/v1/sessions", &user.login(false), &[]).await?;
+    let bearer = format!(
+        "Bearer {}",
+        r.field("token").ok_or_else(|| anyhow!("login failed"))?
+    );
+    let mut pool = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = t
+            .post(
+                "/v1/tokens/exchange",
+                &json!({}),
+                &[("authorization", &bearer)],
+            )
+            .await?;
+        let Some(jwt) = r.field("access_token") else {
+            bail!("exchange failed: {} {}", r.status, r.code())
+        };
+        pool.push(HeaderValue::from_str(&format!("Bearer {jwt}"))?);
+    }
+    Ok(pool)
+}
+
+/// Times the server's verification call in process: the reused credential (a cache hit, as
+/// under load), or, with fresh tokens, tokens never seen before.
+async fn verify_us(
+    t: &Target,
+    mode: Mode,
+    held: &Held,
+    pool: Option<&[HeaderValue]>,
+) -> Option<f64> {
+    let auth = &t.local.as_ref()?.server.auth;
+    const ROUNDS: u32 = 2000;
+    if !mode.is_jwt() {
+        let token = OpaqueToken::parse(&held.revoke_with)?;
+        let started = Instant::now();
+        for _ in 0..ROUNDS {
+            auth.authenticate_session(&token).await.ok()?;
+        }
+        return Some(verify::per_round_us(started.elapsed(), ROUNDS));
+    }
+    let tokens: Vec<String> = match pool {
+        Some(pool) => pool
+            .iter()
+            .rev()
+            .take(ROUNDS as usize)
+            .filter_map(|v| v.to_str().ok()?.strip_prefix("Bearer ").map(str::to_owned))
+            .collect(),
+        None => vec![held.jwt.clone()?],
+    };
+    let started = Instant::now();
+    for i in 0..ROUNDS as usize {
+        auth.authenticate_jwt(&tokens[i % tokens.len()])
+            .await
+            .ok()?;
+    }
+    Some(verify::per_round_us(started.elapsed(), ROUNDS))
+}
+
+/// Measures one column on `targets[0]` (and across instances when there are several).
+///
+/// # Errors
+/// When the server refuses what a measurement needs; `skip: ...` when the column cannot be
+/// measured on this server.
+pub async fn column(
+    targets: &[Target],
+    user: &BenchUser,
+    mode: Mode,
+    plan: &Plan,
+    runtime: &tokio::runtime::Handle,
+    step: &dyn Fn(String),
+) -> anyhow::Result<Column> {
+    let t = &targets[0];
+    let mut c = Column {
+        mode: Some(mode),
+        ..Column::default()
+    };
+    let held = acquire(t, user, mode, &mut c).await?;
+    let credential_bytes = (held.header.len() + 2 + held.value.len()) as u64;
+    c.credential_bytes = Some(credential_bytes);
+    let per_hour = plan.usage_rate * 3600.0;
+    c.bytes_per_hour = Some(
+        (credential_bytes as f64 * per_hour
+            + c.refreshes_per_hour.unwrap_or(0.0) * c.refresh_bytes.unwrap_or(0) as f64)
+            as u64,
+    );
+    if !mode.is_jwt() {
+        c.readable_claims = Some(Vec::new());
+        c.cross_site
+            .get_or_insert_with(|| "no: the app's code adds it".into());
+        c.lifetime_s = t
+            .local
+            .as_ref()
+            .map(|l| l.config.session.idle_timeout.as_secs_f64());
+    } else {
+        c.cross_site = Some("no: the app's code adds it".into());
+    }
+    c.cors = Some(cors(t, mode).await);
+
+    // Client side: an app verifying the JWT itself against the JWKS.
+    if let Some(jwt) = &held.jwt {
+        let jwks = t.get("/.well-known/jwks.json", None).await?.body;
+        if let Some((raw, whole)) = verify::costs(&jwks, jwt, 2000) {
+            c.raw_signature_us = Some(raw);
+            c.client_verify_us = Some(whole);
+        }
+    }
+
+    let (name, value) = header(held.header, &held.value)?;
+    let pool = if plan.fresh_tokens && mode.is_jwt() {
+        step(format!("{}: minting fresh tokens", mode.title()));
+        let n = (plan.duration.as_secs_f64() * 20_000.0).clamp(2_000.0, 120_000.0) as usize;
+        Some(Arc::new(fresh_pool(t, user, n).await?))
+    } else {
+        None
+    };
+    c.verify_us = verify_us(t, mode, &held, pool.as_deref().map(Vec::as_slice)).await;
+
+    step(format!("{}: GET /healthz", mode.title()));
+    let healthz = load::run(runtime, spec(t, "/healthz", Credential::None, plan)).await;
+    c.healthz_rps = Some(healthz.rate());
+    step(format!("{}: GET /v1/me", mode.title()));
+    let credential = match &pool {
+        Some(pool) => Credential::Fresh(name.clone(), pool.clone()),
+        None => Credential::Reused(name.clone(), value.clone()),
+    };
+    let before = metrics_text(t).await;
+    let me = load::run(runtime, spec(t, "/v1/me", credential.clone(), plan)).await;
+    let after = metrics_text(t).await;
+    if let (Some(b), Some(a)) = (before, after)
+        && me.ok > 0
+    {
+        c.store_round_trips =
+            Some((store_round_trips(&a) - store_round_trips(&b)).max(0.0) / me.ok as f64);
+    }
+    record_load(&mut c, &me, &healthz, t.local.is_some());
+
+    if targets.len() > 1 {
+        step(format!("{}: all instances", mode.title()));
+        let runs: Vec<_> = targets
+            .iter()
+            .map(|x| {
+                load::run(
+                    runtime,
+                    spec(
+                        x,
+                        "/v1/me",
+                        Credential::Reused(name.clone(), value.clone()),
+                        plan,
+                    ),
+                )
+            })
+            .collect();
+        let mut all = LoadResult::default();
+        for r in join_all(runs).await {
+            all.merge(&r);
+        }
+        c.rps_all_instances = Some(all.rate());
+    }
+
+    step(format!("{}: logins under load", mode.title()));
+    let (logins, burst) = login_burst(
+        t,
+        user,
+        mode,
+        plan,
+        runtime,
+        Credential::Reused(name, value),
+    )
+    .await;
+    c.logins_per_s = Some(logins);
+    c.burst_p99_ms = Some(burst.latencies.percentile_ms(99.0));
+
+    step(format!("{}: revocations", mode.title()));
+    let cookie = cookie_name(&held);
+    c.revocation_same = Some(revocations(t, t, user, mode, cookie, plan.revocations).await?);
+    if let Some(other) = targets.get(1) {
+        c.revocation_other =
+            Some(revocations(t, other, user, mode, cookie, plan.revocations).await?);
+    }
+    if t.local.is_some() {
+        step(format!("{}: expiry", mode.title()));
+        c.refused_after_s = expiry(t, user, mode, &held).await?;
+    }
+    Ok(c)
+}
+
+fn record_load(c: &mut Column, me: &LoadResult, healthz: &LoadResult, local: bool) {
+    c.rps = Some(me.rate());
+    c.p50_ms = Some(me.latencies.percentile_ms(50.0));
+    c.p99_ms = Some(me.latencies.percentile_ms(99.0));
+    c.p999_ms = Some(me.latencies.percentile_ms(99.9));
+    c.errors = Some(me.errors);
+    c.load_cpu_us = Some(me.load_cpu_per_request_us());
+    if local {
+        c.server_cpu_us = Some(me.server_cpu_per_request_us());
+        c.healthz_cpu_us = Some(healthz.server_cpu_per_request_us());
+    }
+}
+
+/// Logins in `plan.login_loops` loops while `GET /v1/me` runs: logins per second and the
+/// requests' latencies meanwhile.
+async fn login_burst(
+    t: &Target,
+    user: &BenchUser,
+    mode: Mode,
+    plan: &Plan,
+    runtime: &tokio::runtime::Handle,
+    credential: Credential,
+) -> (f64, LoadResult) {
+    let mut burst_plan = plan.clone();
+    burst_plan.duration = plan.duration / 2;
+    let stop = Instant::now() + burst_plan.duration;
+    let (path, body) = if mode.is_jwt() {
+        ("/v1/tokens", user.credentials())
+    } else {
+        ("/v1/sessions", user.login(false))
+    };
+    let logins = async {
+        let loops = (0..plan.login_loops).map(|_| async {
+            let mut n = 0u64;
+            while Instant::now() < stop {
+                if let Ok(r) = t.post(path, &body, &[]).await
+                    && (r.status == 200 || r.status == 201)
+                {
+                    n += 1;
+                    // Leave nothing behind on a deployment: end what the login opened.
+                    let token = r
+                        .field("token")
+                        .or(r.field("refresh_token"))
+                        .unwrap_or("")
+                        .to_owned();
+                    let _ = t
+                        .post("/v1/tokens/revoke", &json!({"token": token}), &[])
+                        .await;
+                }
+            }
+            n
+        });
+        let mut total = 0;
+        for n in join_all(loops.collect()).await {
+            total += n;
+        }
+        total
+    };
+    let load = load::run(runtime, spec(t, "/v1/me", credential, &burst_plan));
+    let (n, result) = tokio::join!(logins, load);
+    (n as f64 / burst_plan.duration.as_secs_f64(), result)
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    // A few futures at once, without another dependency.
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out = Vec::with_capacity(futures.len());
+    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.extend(done.into_iter().flatten());
+    out
+}
+
+/// A new credential of `mode` to revoke: `(header value, token to revoke)`.
+async fn disposable(
+    t: &Target,
+    user: &BenchUser,
+    mode: Mode,
+    cookie: &str,
+) -> anyhow::Result<(String, String)> {
+    let session = |token: String| {
+        let value = if mode == Mode::SessionCookie {
+            format!("{cookie}={token}")
+        } else {
+            format!("Bearer {token}")
+        };
+        (value, token)
+    };
+    let session_token = if let Some(local) = &t.local {
+        let auth = &local.server.auth;
+        let (token, record) = auth.settings().session.new_session(
+            user.id,
+            auth.now(),
+            "tessera-bench",
+            "127.0.0.1".into(),
+        );
+        auth.stores().sessions.create_session(&record).await?;
+        token.expose()
+    } else {
+        let r = t.post("/v1/sessions", &user.login(false), &[]).await?;
+        r.field("token")
+            .ok_or_else(|| anyhow!("login failed: {} {}", r.status, r.code()))?
+            .to_owned()
+    };
+    match mode {
+        Mode::SessionCookie | Mode::SessionBearer => Ok(session(session_token)),
+        Mode::Hybrid => {
+            let _ = t
+                .post("/v1/tokens/revoke", &json!({"token": session_token}), &[])
+                .await;
+            let r = t.post("/v1/tokens", &user.credentials(), &[]).await?;
+            let access = r
+                .field("access_token")
+                .ok_or_else(|| anyhow!("token login failed: {} {}", r.status, r.code()))?;
+            Ok((
+                format!("Bearer {access}"),
+                r.field("refresh_token").unwrap_or("").to_owned(),
+            ))
+        }
+        _ => {
+            let bearer = format!("Bearer {session_token}");
+            let r = t
+                .post(
+                    "/v1/tokens/exchange",
+                    &json!({}),
+                    &[("authorization", &bearer)],
+                )
+                .await?;
+            let access = r
+                .field("access_token")
+                .ok_or_else(|| anyhow!("exchange failed: {} {}", r.status, r.code()))?
+                .to_owned();
+            // The session stays for the token's sid; ended with the user at the end.
+            Ok((format!("Bearer {access}"), access))
+        }
+    }
+}
+
+/// Revoke on `on`, then poll `GET /v1/me` on `seen_by` until refused: `n` times.
+async fn revocations(
+    on: &Target,
+    seen_by: &Target,
+    user: &BenchUser,
+    mode: Mode,
+    cookie: &str,
+    n: usize,
+) -> anyhow::Result<Delays> {
+    let mut delays = Latencies::new();
+    let header = if mode == Mode::SessionCookie {
+        "cookie"
+    } else {
+        "authorization"
+    };
+    for _ in 0..n.max(1) {
+        let (value, revoke) = disposable(on, user, mode, cookie).await?;
+        let first = seen_by.get("/v1/me", Some((header, &value))).await?;
+        if first.status != 200 {
+            bail!(
+                "a new {} credential was refused: {} {}",
+                mode.title(),
+                first.status,
+                first.code()
+            );
+        }
+        let started = Instant::now();
+        on.post("/v1/tokens/revoke", &json!({"token": revoke}), &[])
+            .await?;
+        loop {
+            let r = seen_by.get("/v1/me", Some((header, &value))).await?;
+            if r.status == 401 {
+                delays.record(started.elapsed());
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                delays.record(started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    Ok(Delays {
+        p50_ms: delays.percentile_ms(50.0),
+        p99_ms: delays.percentile_ms(99.0),
+        samples: delays.count(),
+    })
+}
+
+/// In process: moves the server's clock past the credential's expiry and finds, to 50 ms, how
+/// long after it the credential is still accepted.
+async fn expiry(
+    t: &Target,
+    user: &BenchUser,
+    mode: Mode,
+    held: &Held,
+) -> anyhow::Result<Option<f64>> {
+    let Some(clock) = t.clock() else {
+        return Ok(None);
+    };
+    let cookie = cookie_name(held);
+    let header = if mode == Mode::SessionCookie {
+        "cookie"
+    } else {
+        "authorization"
+    };
+    // Seconds from now (real time) to the credential's expiry, and a probe of it.
+    let (until_expiry, value) = if mode.is_jwt() {
+        let jwt = held.jwt.as_deref().unwrap_or("");
+        let exp = verify::claim_i64(jwt, "exp").unwrap_or(0) as f64;
+        let now = tessera_core::Timestamp::now().as_millis() as f64 / 1000.0;
+        (exp - now, held.value.clone())
+    } else {
+        (f64::NAN, String::new())
+    };
+    let accepted_at = |d: f64| {
+        let value = value.clone();
+        async move {
+            let (until, value) = if mode.is_jwt() {
+                (until_expiry, value)
+            } else {
+                // A new session for every probe: an accepted probe would move its idle deadline.
+                let (v, _) = disposable(t, user, mode, cookie).await?;
+                let idle = t
+                    .local
+                    .as_ref()
+                    .map_or(0.0, |l| l.config.session.idle_timeout.as_secs_f64());
+                (idle, v)
+            };
+            clock.set_ahead(Duration::from_secs_f64((until + d).max(0.0)));
+            let r = t.get("/v1/me", Some((header, &value))).await;
+            clock.set_ahead(Duration::ZERO);
+            anyhow::Ok(r?.status == 200)
+        }
+    };
+    let (mut lo, mut hi) = (0.0_f64, 300.0_f64);
+    if !accepted_at(lo).await? {
+        return Ok(Some(0.0));
+    }
+    if accepted_at(hi).await? {
+        return Ok(Some(hi));
+    }
+    while hi - lo > 0.05 {
+        let mid = (lo + hi) / 2.0;
+        if accepted_at(mid).await? {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    // The last accepted offset, to 0.1 s (the probes take a few ms of real time).
+    Ok(Some((lo * 10.0).round() / 10.0))
+}
+
+/// In process only: server memory and store bytes per 10k and 100k live sessions, created
+/// directly in the store. Returns `(mem10k, mem100k, store10k, store100k)`.
+pub async fn state(
+    t: &Target,
+    user: &BenchUser,
+    big: usize,
+) -> anyhow::Result<(u64, u64, u64, u64)> {
+    let local = t
+        .local
+        .as_ref()
+        .ok_or_else(|| anyhow!("state is measured in process only"))?;
+    let auth = &local.server.auth;
+    let dir = local.dir.path().to_path_buf();
+    let store_bytes = || -> u64 {
+        std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let (mem0, store0) = (super::cpu::resident_bytes(), store_bytes());
+    let create = |n: usize| async move {
+        for _ in 0..n {
+            let (_, record) = auth.settings().session.new_session(
+                user.id,
+                auth.now(),
+                "tessera-bench",
+                "127.0.0.1".into(),
+            );
+            auth.stores().sessions.create_session(&record).await?;
+        }
+        anyhow::Ok(())
+    };
+    create(10_000).await?;
+    let (mem1, store1) = (super::cpu::resident_bytes(), store_bytes());
+    create(big.saturating_sub(10_000)).await?;
+    let (mem2, store2) = (super::cpu::resident_bytes(), store_bytes());
+    let scale = |delta: u64| (delta as f64 * 100_000.0 / big.max(1) as f64) as u64;
+    Ok((
+        mem1.saturating_sub(mem0),
+        scale(mem2.saturating_sub(mem0)),
+        store1.saturating_sub(store0),
+        scale(store2.saturating_sub(store0)),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_round_trips_sum_every_series() {
+        let text = "# TYPE x histogram\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"read\"} 5\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"write\"} 2\ntessera_store_duration_seconds_sum 0.1\n";
+        assert_eq!(store_round_trips(text), 7.0);
+    }
+
+    #[test]
+    fn samesite_lax_is_explained() {
+        assert!(
+            cookie_cross_site("__Host-sid=x; Path=/; Secure; HttpOnly; SameSite=Lax")
+                .starts_with("SameSite=Lax")
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! What an app pays to verify a Tessera JWT itself: the key from the JWKS, the bare signature
+//! check (the floor of any fresh-token request), and the whole check with the claims parsed.
+
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde_json::Value;
+
+/// The claims' names of a JWT, read without any key (what a holder can see).
+pub fn readable_claims(jwt: &str) -> Option<Vec<String>> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
+    let mut names: Vec<String> = claims.as_object()?.keys().cloned().collect();
+    names.sort();
+    Some(names)
+}
+
+/// A claim as a number.
+pub fn claim_i64(jwt: &str, name: &str) -> Option<i64> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&B64.decode(payload).ok()?).ok()?;
+    claims.get(name)?.as_i64()
+}
+
+/// The `alg` of a JWT's header.
+pub fn algorithm(jwt: &str) -> Option<String> {
+    let header = jwt.split('.').next()?;
+    let header: Value = serde_json::from_slice(&B64.decode(header).ok()?).ok()?;
+    Some(header.get("alg")?.as_str()?.to_owned())
+}
+
+enum Key {
+    Raw(&'static dyn signature::VerificationAlgorithm, Vec<u8>),
+    Rsa(Vec<u8>, Vec<u8>),
+}
+
+fn b64(jwk: &Value, field: &str) -> Option<Vec<u8>> {
+    B64.decode(jwk.get(field)?.as_str()?).ok()
+}
+
+/// The verification key of `jwt` from a JWK Set; `None` for HS256 (its secret is not
+/// published: an app cannot verify it without sharing the server's secret).
+fn key_for(jwks: &Value, jwt: &str) -> Option<Key> {
+    let header: Value = serde_json::from_slice(&B64.decode(jwt.split('.').next()?).ok()?).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    let jwk = jwks["keys"].as_array()?.iter().find(|k| k["kid"] == kid)?;
+    match jwk.get("alg")?.as_str()? {
+        "EdDSA" => Some(Key::Raw(&signature::ED25519, b64(jwk, "x")?)),
+        "ES256" => {
+            let mut point = vec![4u8];
+            point.extend(b64(jwk, "x")?);
+            point.extend(b64(jwk, "y")?);
+            Some(Key::Raw(&signature::ECDSA_P256_SHA256_FIXED, point))
+        }
+        "RS256" => Some(Key::Rsa(b64(jwk, "n")?, b64(jwk, "e")?)),
+        _ => None,
+    }
+}
+
+fn check(key: &Key, signed: &[u8], sig: &[u8]) -> bool {
+    match key {
+        Key::Raw(alg, bytes) => UnparsedPublicKey::new(*alg, bytes)
+            .verify(signed, sig)
+            .is_ok(),
+        Key::Rsa(n, e) => signature::RsaPublicKeyComponents { n, e }
+            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, sig)
+            .is_ok(),
+    }
+}
+
+/// µs per bare signature check and per whole app-side verification (split, decode, check,
+/// parse the claims, compare `exp`), each over `rounds`; `None` when the JWKS has no key for
+/// it (HS256) or the signature does not hold.
+pub fn costs(jwks: &Value, jwt: &str, rounds: u32) -> Option<(f64, f64)> {
+    let key = key_for(jwks, jwt)?;
+    let (signed, sig) = jwt.rsplit_once('.')?;
+    let sig = B64.decode(sig).ok()?;
+    if !check(&key, signed.as_bytes(), &sig) {
+        return None;
+    }
+    let rounds = rounds.max(1);
+    let raw = time(rounds, || check(&key, signed.as_bytes(), &sig));
+    let whole = time(rounds, || app_verify(&key, jwt));
+    Some((per_round_us(raw, rounds), per_round_us(whole, rounds)))
+}
+
+fn app_verify(key: &Key, jwt: &str) -> bool {
+    let Some((signed, sig)) = jwt.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(sig) = B64.decode(sig) else {
+        return false;
+    };
+    if !check(key, signed.as_bytes(), &sig) {
+        return false;
+    }
+    let Some(payload) = signed.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) = B64.decode(payload) else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    claims["exp"].as_i64().is_some_and(|exp| exp > 0)
+}
+
+fn time(rounds: u32, mut f: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(f());
+    }
+    started.elapsed()
+}
+
+/// µs per round.
+pub fn per_round_us(total: Duration, rounds: u32) -> f64 {
+    total.as_secs_f64() * 1e6 / f64::from(rounds.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_readable_without_a_key() {
+        let payload = B64.encode(br#"{"sub":"u1","roles":[],"exp":5}"#);
+        let jwt = format!(
+            "{}.{payload}.sig",
+            B64.encode(br#"{"alg":"EdDSA","kid":"k"}"#)
+        );
+        assert_eq!(readable_claims(&jwt).unwrap(), ["exp", "roles", "sub"]);
+        assert_eq!(claim_i64(&jwt, "exp"), Some(5));
+        assert_eq!(algorithm(&jwt).as_deref(), Some("EdDSA"));
+        assert!(readable_claims("opaque-token").is_none());
+    }
+}
