@@ -1,0 +1,220 @@
+//! `tessera bench` end to end: in process, against a server started apart by URL, and bad
+//! input (unreachable, not Tessera, signup off).
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tessera_core::SystemClock;
+use tessera_server::{Config, Overrides, RunningServer};
+
+fn bench(args: &[&str]) -> (Output, Option<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let chart = dir.path().join("bench.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .arg("--chart")
+        .arg(&chart)
+        .output()
+        .expect("runs tessera bench");
+    let doc = std::fs::read_to_string(&json)
+        .ok()
+        .map(|s| serde_json::from_str(&s).unwrap());
+    if doc.is_some() {
+        assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
+    }
+    (out, doc)
+}
+
+fn num(c: &Value, field: &str) -> f64 {
+    c[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} missing in {c}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn in_process_quick_fills_every_cell_with_a_plausible_number() {
+    let (out, doc) = bench(&["--quick", "--duration", "2s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = doc.expect("json written");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| criterion | measure | session cookie |"),
+        "{table}"
+    );
+    let cols = doc["columns"].as_array().unwrap();
+    assert_eq!(cols.len(), 7);
+    // Sizes are exact: the header line as sent.
+    let sizes: Vec<f64> = cols.iter().map(|c| num(c, "credential_bytes")).collect();
+    assert_eq!(sizes[0], (8 + "__Host-sid=".len() + 43) as f64);
+    assert_eq!(sizes[1], ("authorization: Bearer ".len() + 43) as f64);
+    for c in cols {
+        assert!(c["skipped"].is_null(), "{c}");
+        for f in [
+            "rps",
+            "healthz_rps",
+            "server_cpu_us",
+            "healthz_cpu_us",
+            "load_cpu_us",
+            "verify_us",
+            "logins_per_s",
+        ] {
+            assert!(num(c, f) > 0.0, "{f} in {c}");
+        }
+        for f in ["p50_ms", "p99_ms", "p999_ms", "burst_p99_ms"] {
+            assert!(num(c, f) > 0.0 && num(c, f) < 1000.0, "{f} in {c}");
+        }
+        assert!(num(c, "p50_ms") <= num(c, "p99_ms") && num(c, "p99_ms") <= num(c, "p999_ms"));
+        assert!(num(c, "store_round_trips") < 0.05, "{c}");
+        assert!(num(c, "login_response_bytes") > num(c, "credential_bytes"));
+        assert!(num(c, "bytes_per_hour") >= num(c, "credential_bytes") * 3600.0);
+        let same = &c["revocation_same"];
+        assert!(
+            num(same, "p99_ms") > 0.0 && num(same, "p99_ms") < 1000.0,
+            "{c}"
+        );
+        assert!(c["readable_claims"].is_array());
+        assert!(c["cross_site"].is_string() && c["cors"].is_string());
+        assert!(num(c, "lifetime_s") > 0.0);
+        assert_eq!(c["errors"], 0, "{c}");
+    }
+    // JWTs: readable claims, refused 30 s (the default leeway) after exp; sessions at once.
+    for c in &cols[2..] {
+        assert!(
+            c["readable_claims"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "sub")
+        );
+        assert!((num(c, "refused_after_s") - 30.0).abs() <= 0.2, "{c}");
+        assert!(c["mode"] == "hybrid" || num(c, "memory_per_10k") == 0.0);
+    }
+    for c in &cols[..2] {
+        assert_eq!(c["readable_claims"].as_array().unwrap().len(), 0);
+        assert!(num(c, "refused_after_s") <= 0.1, "{c}");
+        assert!(
+            num(c, "memory_per_100k") > 0.0 && num(c, "store_per_100k") > num(c, "store_per_10k")
+        );
+    }
+    for c in &cols[3..6] {
+        assert!(num(c, "client_verify_us") >= num(c, "raw_signature_us") * 0.5);
+    }
+    assert!(num(&cols[6], "refresh_bytes") > 0.0 && num(&cols[6], "refreshes_per_hour") > 0.0);
+    assert_eq!(doc["rows"][0]["id"], "bandwidth.credential");
+    // No secret in what was printed.
+    assert!(!table.contains("Bearer ey") && !stderr(&out).contains("Bearer "));
+}
+
+fn server(env: &[(&str, &str)]) -> (tokio::runtime::Runtime, RunningServer, tempfile::TempDir) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Overrides::default()
+    };
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let config = Config::load(None, env, &overrides).unwrap();
+    let server = rt
+        .block_on(RunningServer::start(&config, Arc::new(SystemClock)))
+        .unwrap();
+    (rt, server, dir)
+}
+
+#[test]
+fn against_a_server_by_url() {
+    let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", "bench-admin-key-0123456789abcdef")]);
+    let url = format!("http://{}", server.addr);
+    let (out, doc) = bench(&[
+        "--url",
+        &url,
+        "--quick",
+        "--duration",
+        "1s",
+        "--admin-key",
+        "bench-admin-key-0123456789abcdef",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = doc.unwrap();
+    let cols = doc["columns"].as_array().unwrap();
+    // The server signs EdDSA: the other JWT columns are not measured, the rest is.
+    for (i, c) in cols.iter().enumerate() {
+        if [2, 4, 5].contains(&i) {
+            assert!(c["skipped"].as_str().unwrap().contains("EdDSA"), "{c}");
+        } else {
+            assert!(
+                num(c, "rps") > 0.0 && num(&c["revocation_same"], "p99_ms") < 1000.0,
+                "{c}"
+            );
+            assert!(c["server_cpu_us"].is_null());
+        }
+    }
+    let err = stderr(&out);
+    assert!(!err.contains("bench-admin-key"), "{err}");
+    // Nothing of the bench user stays live: no session on the server.
+    let auth = server.auth.clone();
+    let users = rt.block_on(auth.users()).unwrap();
+    for u in users {
+        assert!(rt.block_on(auth.sessions_of(u.id)).unwrap().is_empty());
+    }
+    rt.block_on(server.shutdown()).unwrap();
+}
+
+#[test]
+fn unreachable_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (out, doc) = bench(&["--url", &format!("http://127.0.0.1:{port}"), "--quick"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(doc.is_none());
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_url_that_is_not_tessera() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    let (out, _) = bench(&["--url", &format!("http://{addr}"), "--quick"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("does not answer like a Tessera server"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn signup_off() {
+    let (rt, server, _dir) = server(&[("TESSERA_SIGNUP", "false")]);
+    let (out, _) = bench(&["--url", &format!("http://{}", server.addr), "--quick"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("signup disabled"), "{}", stderr(&out));
+    assert!(rt.block_on(server.auth.users()).unwrap().is_empty());
+    rt.block_on(server.shutdown()).unwrap();
+}
