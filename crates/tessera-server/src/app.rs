@@ -195,15 +195,12 @@ impl RunningServer {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let state = AppState::new(auth.clone(), http_settings(config, addr));
-        let app = tessera_http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = tessera_http::router(state);
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-        let serve = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|stopped| *stopped).await;
-                })
-                .await
-        });
+        let limits = crate::serve::Limits::from_config(config);
+        let serve = tokio::spawn(crate::serve::serve(listener, app, limits, async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }));
         let background = tokio::spawn(background(auth.clone()));
         let follower = tokio::spawn({
             let auth = auth.clone();

@@ -50,6 +50,43 @@ pub struct Config {
     pub forward_auth: ForwardAuthConfig,
     /// `[revocation]`.
     pub revocation: RevocationConfig,
+    /// `[http]`.
+    pub http: HttpConfig,
+}
+
+/// `[http]`: how long a client may take and how many connections it may hold.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A request's head must arrive within this, counted from its first byte.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, counted from the end of its head.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// A connection with no request under way is closed after this (also a new connection
+    /// that sends nothing).
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections held at once; past it new ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Connections held at once from one client address (an IPv6 client by its
+    /// `throttle.ipv6_prefix`); past it new ones are closed. Trusted proxies are exempt.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            // Longer than the 60 s upstream keep-alive of the usual proxies, so that the proxy
+            // and not Tessera closes an idle upstream connection.
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+        }
+    }
 }
 
 /// `[session]`.
@@ -179,6 +216,7 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
             revocation: RevocationConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -283,6 +321,11 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("forward_auth.audience", Kind::Text),
     ("forward_auth.ttl", Kind::Duration),
     ("revocation.max_staleness", Kind::Duration),
+    ("http.header_timeout", Kind::Duration),
+    ("http.body_timeout", Kind::Duration),
+    ("http.idle_timeout", Kind::Duration),
+    ("http.max_connections", Kind::Integer),
+    ("http.max_connections_per_address", Kind::Integer),
 ];
 
 /// The environment variable of a setting: `TESSERA_` + the path, `.` as `_`, upper case.
@@ -394,6 +437,21 @@ impl Config {
             if d > LONGEST_LIFETIME {
                 p.push(format!("{name}: must be at most 100 years (36500d)"));
             }
+        }
+        let h = &self.http;
+        for (name, d) in [
+            ("http.header_timeout", h.header_timeout),
+            ("http.body_timeout", h.body_timeout),
+            ("http.idle_timeout", h.idle_timeout),
+        ] {
+            if d < Duration::from_secs(1) {
+                p.push(format!("{name}: must be at least 1s"));
+            } else if d > Duration::from_secs(86_400) {
+                p.push(format!("{name}: must be at most 1d"));
+            }
+        }
+        if h.max_connections == 0 || h.max_connections_per_address == 0 {
+            p.push("http: connection limits must be at least 1".into());
         }
         if self.forward_auth.mint_jwt && self.forward_auth.audience == t.audience {
             p.push(
@@ -840,6 +898,35 @@ mod tests {
                 .contains("forward_auth.audience")
         );
         assert!(load(None, &[("TESSERA_FORWARD_AUTH_MINT_JWT", "true")]).is_ok());
+    }
+
+    #[test]
+    fn http_limits() {
+        let c = load(None, &[]).unwrap();
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(75));
+        let c = load(
+            Some("[http]\nheader_timeout = \"1500ms\"\nmax_connections = 7\n"),
+            &[("TESSERA_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "3")],
+        )
+        .unwrap();
+        assert_eq!(c.http.header_timeout, Duration::from_millis(1500));
+        assert_eq!(c.http.max_connections, 7);
+        assert_eq!(c.http.max_connections_per_address, 3);
+        let err = load(
+            None,
+            &[
+                ("TESSERA_HTTP_IDLE_TIMEOUT", "500ms"),
+                ("TESSERA_HTTP_MAX_CONNECTIONS", "0"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("http.idle_timeout: must be at least 1s"),
+            "{err}"
+        );
+        assert!(err.contains("http: connection limits"), "{err}");
     }
 
     #[test]

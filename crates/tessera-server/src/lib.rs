@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod serve;
 pub mod telemetry;
 
 pub use app::RunningServer;

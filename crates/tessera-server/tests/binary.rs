@@ -755,3 +755,250 @@ async fn keys_and_token_commands() {
         revoked.stderr
     );
 }
+
+/// Reads `stream` until the server closes it (end of stream or reset), at most `limit`;
+/// returns what it sent and when it closed, or `None` when it was still open at `limit`.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> Option<(Vec<u8>, Instant)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some((received, Instant::now())),
+            Ok(Ok(n)) => received.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A connection to `server` from the loopback address `from` (Linux routes all of 127/8).
+async fn connect_from(from: &str, server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{from}:0").parse().expect("address"))
+        .expect("bind a loopback address");
+    socket.connect(server).await.expect("connect")
+}
+
+/// Issue 7, defect 11: connections that send half a request line and then nothing are closed
+/// at `http.header_timeout` (counted from their first byte, however slowly they trickle), one
+/// address holds at most `http.max_connections_per_address` (the rest are closed at once),
+/// idle keep-alive and silent connections are closed at `http.idle_timeout`, a body that does
+/// not arrive within `http.body_timeout` is a 400, and all the while a normal `GET /healthz`
+/// from another address is answered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_closed_in_time_and_never_starve_a_normal_request() {
+    use tokio::io::AsyncWriteExt as _;
+    const HEADER: Duration = Duration::from_secs(2);
+    const IDLE: Duration = Duration::from_secs(4);
+    const BODY: Duration = Duration::from_secs(3);
+    const PER_ADDRESS: usize = 40;
+    const EXCESS: usize = 20;
+    /// How much later than its deadline a connection may be closed on a busy machine.
+    const SLACK: Duration = Duration::from_secs(3);
+    /// A timer may fire this much before the instant the client measured from.
+    const EARLY: Duration = Duration::from_millis(100);
+
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TESSERA_HTTP_HEADER_TIMEOUT", "2s")
+        .env("TESSERA_HTTP_IDLE_TIMEOUT", "4s")
+        .env("TESSERA_HTTP_BODY_TIMEOUT", "3s")
+        .env(
+            "TESSERA_HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+            PER_ADDRESS.to_string(),
+        );
+    let server = Running::start(cmd);
+    let addr: std::net::SocketAddr = server.url["http://".len()..].parse().unwrap();
+
+    // The slow client, at 127.0.0.2: half a request line on each connection, then nothing.
+    let mut slow = Vec::new();
+    for _ in 0..PER_ADDRESS + EXCESS {
+        let mut stream = connect_from("127.0.0.2", addr).await;
+        // A connection already closed for its address may refuse the write.
+        let _ = stream.write_all(b"GET /healthz HT").await;
+        let sent = Instant::now();
+        slow.push(tokio::spawn(async move {
+            let closed = read_until_closed(&mut stream, HEADER + SLACK).await;
+            closed.map(|(_, at)| at.duration_since(sent))
+        }));
+    }
+
+    // A trickling client at 127.0.0.3: one byte of a request head every 200 ms.
+    let trickle = tokio::spawn(async move {
+        let mut stream = connect_from("127.0.0.3", addr).await;
+        let first = Instant::now();
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+            .iter()
+            .cycle()
+        {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            if first.elapsed() > HEADER + SLACK {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        read_until_closed(&mut stream, SLACK).await?;
+        Some(first.elapsed())
+    });
+
+    // Silent connections at 127.0.0.4: one never sends a byte; one is kept alive after a
+    // complete request and answer.
+    let silent = tokio::spawn(async move {
+        let mut stream = connect_from("127.0.0.4", addr).await;
+        let opened = Instant::now();
+        read_until_closed(&mut stream, IDLE + SLACK)
+            .await
+            .map(|(_, at)| at.duration_since(opened))
+    });
+    let kept_alive = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt as _;
+        let mut stream = connect_from("127.0.0.4", addr).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        let answered = Instant::now();
+        read_until_closed(&mut stream, IDLE + SLACK)
+            .await
+            .map(|(_, at)| at.duration_since(answered))
+    });
+
+    // A body that stops halfway, at 127.0.0.5.
+    let half_body = tokio::spawn(async move {
+        let mut stream = connect_from("127.0.0.5", addr).await;
+        stream
+            .write_all(
+                b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+            )
+            .await
+            .unwrap();
+        let sent = Instant::now();
+        read_until_closed(&mut stream, BODY + SLACK)
+            .await
+            .map(|(reply, at)| {
+                (
+                    String::from_utf8_lossy(&reply).into_owned(),
+                    at.duration_since(sent),
+                )
+            })
+    });
+
+    // Meanwhile a normal client is answered at once, long before any of those timeouts.
+    let http = Http::new(&server.url);
+    for _ in 0..3 {
+        let asked = Instant::now();
+        let r = http.get("/healthz", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "GET /healthz took {:?} beside the slow clients",
+            asked.elapsed()
+        );
+    }
+
+    let mut at_once = 0;
+    let mut at_header_timeout = 0;
+    for conn in slow {
+        let closed_after = conn
+            .await
+            .unwrap()
+            .expect("a half-sent request line still open after the header timeout");
+        if closed_after < Duration::from_secs(1) {
+            at_once += 1;
+        } else {
+            assert!(
+                closed_after >= HEADER - EARLY,
+                "closed after {closed_after:?}, before the header timeout"
+            );
+            at_header_timeout += 1;
+        }
+    }
+    assert_eq!(
+        (at_once, at_header_timeout),
+        (EXCESS, PER_ADDRESS),
+        "connections past the per-address limit closed at once, the others at the header timeout"
+    );
+
+    let trickled = trickle
+        .await
+        .unwrap()
+        .expect("a trickling request head still open after the header timeout");
+    assert!(
+        (HEADER - EARLY..HEADER + SLACK).contains(&trickled),
+        "trickling head closed after {trickled:?}"
+    );
+    for (what, task) in [("silent", silent), ("kept-alive", kept_alive)] {
+        let idle = task
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what} connection still open after the idle timeout"));
+        assert!(
+            idle >= IDLE - EARLY,
+            "{what} connection closed after {idle:?}, before the idle timeout"
+        );
+    }
+    let (reply, after) = half_body
+        .await
+        .unwrap()
+        .expect("a half-sent body still open after the body timeout");
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(reply.contains("invalid_request"), "{reply}");
+    assert!(after >= BODY - EARLY, "answered after {after:?}");
+
+    // The slow address's connections were all released: it is served again.
+    let mut stream = connect_from("127.0.0.2", addr).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let (reply, _) = read_until_closed(&mut stream, SLACK)
+        .await
+        .expect("answered");
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+/// Issue 7, defect 11: the server raises its soft open-files limit to the hard one at start,
+/// so a service manager's usual soft limit of 1,024 does not cap the connections it holds.
+#[test]
+fn open_files_soft_limit_is_raised_to_the_hard_one() {
+    let cwd = tempfile::tempdir().unwrap();
+    let script = format!("ulimit -Sn 256 && exec '{BIN}' serve --listen 127.0.0.1:0");
+    // The environment `tessera` gives the binary, on a shell that lowers the limit first.
+    let cmd = tessera(cwd.path(), &[]);
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script])
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(name, value),
+            None => sh.env_remove(name),
+        };
+    }
+    let server = Running::start(sh);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_ne!(soft, "256", "{line}");
+    assert_eq!(soft, hard, "{line}");
+}
