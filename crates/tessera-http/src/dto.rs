@@ -5,13 +5,17 @@ use tessera_core::auth::SessionAuth;
 use tessera_core::session::SessionRecord;
 use tessera_core::user::User;
 use tessera_core::{SessionId, Timestamp, UserId};
+use utoipa::ToSchema;
 
 /// `User` of the API.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserDto {
+    #[schema(value_type = String, example = "3q2-7wAAAAAAAAAAAAAAAA")]
     id: UserId,
     username: String,
     roles: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
 }
 
@@ -27,12 +31,17 @@ impl From<&User> for UserDto {
 }
 
 /// `Session` of the API.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionDto {
+    #[schema(value_type = String, example = "3q2-7wAAAAAAAAAAAAAAAA")]
     id: SessionId,
     user: UserDto,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     idle_expires_at: Timestamp,
 }
 
@@ -58,11 +67,16 @@ impl SessionDto {
 }
 
 /// `SessionSummary` of the API.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SessionSummary)]
 pub struct SessionSummaryDto {
+    #[schema(value_type = String, example = "3q2-7wAAAAAAAAAAAAAAAA")]
     id: SessionId,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     last_seen_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
     user_agent: String,
     ip: String,
@@ -103,14 +117,16 @@ impl SessionSummaryDto {
 }
 
 /// `{"sessions": [SessionSummary]}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SessionList)]
 pub struct SessionListDto {
     /// The summaries.
     pub sessions: Vec<SessionSummaryDto>,
 }
 
 /// `{"session": Session, "csrf_token", "token"?}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = SessionEnvelope)]
 pub struct SessionEnvelopeDto {
     /// The session.
     pub session: SessionDto,
@@ -122,20 +138,25 @@ pub struct SessionEnvelopeDto {
 }
 
 /// `GET /v1/me`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Me)]
 pub struct MeDto<'a> {
     /// User id.
+    #[schema(value_type = String, example = "3q2-7wAAAAAAAAAAAAAAAA")]
     pub id: UserId,
     /// Username.
+    #[schema(value_type = String)]
     pub username: &'a str,
     /// Current roles.
+    #[schema(value_type = Vec<String>)]
     pub roles: &'a [String],
     /// `session` or `jwt`.
+    #[schema(value_type = String, pattern = "^(session|jwt)$")]
     pub auth: &'static str,
 }
 
 /// `POST /v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Username.
@@ -145,7 +166,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /v1/sessions`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username.
@@ -154,6 +175,7 @@ pub struct LoginRequest {
     pub password: String,
     /// Whether to set the cookie (else the token is in the body).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     pub cookie: bool,
 }
 
@@ -162,7 +184,7 @@ fn yes() -> bool {
 }
 
 /// `POST /v1/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
     /// The password now.
@@ -172,7 +194,7 @@ pub struct PasswordChangeRequest {
 }
 
 /// `PUT /v1/admin/users/{id}/roles`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolesRequest {
     /// The new role list.

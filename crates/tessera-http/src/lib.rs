@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod json;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::document))
         .route("/v1/users", post(accounts::create_user))
         .route("/v1/password", post(accounts::change_password))
         .route(

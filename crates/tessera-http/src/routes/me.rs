@@ -11,6 +11,15 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// `GET /v1/me`: who is calling, and how.
+#[utoipa::path(
+    get, path = "/v1/me", tag = "apps",
+    responses(
+        (status = 200, description = "Who is calling, and how.", body = crate::dto::MeDto),
+        (status = 401, description = "`unauthenticated` (no credential, or an unknown, expired or ended session token) or `invalid_token` (a JWT that fails any check).", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("session_cookie" = []), ("session_token" = []), ("jwt" = [])),
+)]
 pub async fn me(caller: Caller) -> Response {
     let user = caller.user();
     Json(MeDto {
@@ -39,6 +48,17 @@ fn forwarded_method(headers: &HeaderMap) -> Method {
 /// `GET /v1/auth`: 200 with the identity in headers for a reverse proxy's `auth_request`, and,
 /// with `forward_auth.mint_jwt`, a short JWT for the upstream in `X-Auth-Token`. The CSRF rules
 /// apply to the forwarded request's method.
+#[utoipa::path(
+    get, path = "/v1/auth", tag = "apps",
+    params(("X-Forwarded-Method" = Option<String>, Header, description = "The method of the request the proxy asks about."), ("X-Original-Method" = Option<String>, Header, description = "Same, as nginx names it.")),
+    responses(
+        (status = 200, description = "Authenticated; the identity in headers.", headers(("X-Auth-User-Id" = String), ("X-Auth-Username" = String), ("X-Auth-Roles" = String, description = "Comma-separated, no spaces, empty when none."), ("X-Auth-Token" = String, description = "With `forward_auth.mint_jwt`: a JWT for the upstream."))),
+        (status = 401, description = "`unauthenticated` (no credential, or an unknown, expired or ended session token) or `invalid_token` (a JWT that fails any check).", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 403, description = "`csrf_failed`: `X-Forwarded-Method` / `X-Original-Method` is unsafe and the cookie-authenticated request fails CSRF.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("session_cookie" = []), ("session_token" = []), ("jwt" = [])),
+)]
 pub async fn forward_auth(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::with_token_body;
 use crate::auth::{Admin, Client, SessionCaller, check_csrf};
@@ -17,7 +18,7 @@ use crate::state::AppState;
 use tessera_core::auth::TokenPair;
 
 /// `POST /v1/tokens`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     username: String,
@@ -25,17 +26,22 @@ pub struct TokenRequest {
 }
 
 /// `POST /v1/tokens/refresh`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
 }
 
-#[derive(Serialize)]
+/// `{"access_token","token_type","expires_in","refresh_token"?}`.
+#[derive(Serialize, ToSchema)]
 struct TokenResponse {
     access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds.
     expires_in: u64,
+    /// Absent when `token.refresh` is off, and from exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
 }
@@ -53,6 +59,20 @@ fn token_response(pair: TokenPair) -> Response {
 }
 
 /// `POST /v1/tokens`: password login into a refresh family.
+#[utoipa::path(
+    post, path = "/v1/tokens", tag = "tokens",
+    request_body(content = TokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "An access token and (unless `token.refresh` is off) a refresh token.", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`."), ("Pragma" = String, description = "`no-cache`."))),
+        (status = 400, description = "`invalid_request`: unparseable JSON, a missing, unknown or mistyped field, or an invalid value.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: a body over 16 KiB.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 403, description = "`csrf_failed`: a login with a foreign `Origin` or `Sec-Fetch-Site: cross-site`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: throttled.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+)]
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -70,6 +90,19 @@ pub async fn issue(
 }
 
 /// `POST /v1/tokens/refresh`: rotation.
+#[utoipa::path(
+    post, path = "/v1/tokens/refresh", tag = "tokens",
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A new pair; the presented refresh token is spent.", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`."), ("Pragma" = String, description = "`no-cache`."))),
+        (status = 400, description = "`invalid_request` (unparseable JSON, a missing, unknown or mistyped field) or `invalid_grant` (the refresh token is unknown, expired or ended, or refresh is off).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: a body over 16 KiB.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`refresh_reused`: a spent token presented again; the family has ended.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 429, description = "`too_many_attempts`: throttled.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
@@ -80,6 +113,16 @@ pub async fn refresh(
 }
 
 /// `POST /v1/tokens/exchange`: a JWT bound to the caller's session.
+#[utoipa::path(
+    post, path = "/v1/tokens/exchange", tag = "tokens",
+    responses(
+        (status = 200, description = "An access token bound to the caller's session (`sid`).", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`."), ("Pragma" = String, description = "`no-cache`."))),
+        (status = 401, description = "`unauthenticated`: no credential, or an unknown, expired or ended session token (any JWT too on the session-only routes).", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 403, description = "`csrf_failed`: a cookie-authenticated unsafe request without the right `X-CSRF-Token`, with `Sec-Fetch-Site: cross-site`, or with a foreign `Origin`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []), ("session_token" = [])),
+)]
 pub async fn exchange(State(state): State<AppState>, caller: SessionCaller) -> ApiResult<Response> {
     Ok(token_response(state.auth().exchange(&caller.auth)?))
 }
@@ -132,6 +175,20 @@ impl FromRequest<AppState> for TokenParameter {
 }
 
 /// `POST /v1/tokens/revoke` (RFC 7009): 200 whatever the token was.
+#[utoipa::path(
+    post, path = "/v1/tokens/revoke", tag = "tokens",
+    request_body(content(
+        (crate::openapi::RevokeRequest = "application/json"),
+        (crate::openapi::RevokeRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Revoked, or unknown (RFC 7009)."),
+        (status = 400, description = "`invalid_request`: no token, or a known parameter of the wrong type.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: a body over 16 KiB.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is neither `application/json` nor `application/x-www-form-urlencoded`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     TokenParameter(token): TokenParameter,
@@ -141,6 +198,23 @@ pub async fn revoke(
 }
 
 /// `POST /v1/tokens/introspect` (RFC 7662, admin key).
+#[utoipa::path(
+    post, path = "/v1/tokens/introspect", tag = "tokens",
+    request_body(content(
+        (crate::openapi::IntrospectRequest = "application/json"),
+        (crate::openapi::IntrospectRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "What the token is, or `{\"active\": false}` (RFC 7662).", body = crate::openapi::Introspection),
+        (status = 400, description = "`invalid_request`: no token.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: a missing or wrong admin key.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 404, description = "`not_found`: no `admin_key` is configured.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: a body over 16 KiB.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is neither `application/json` nor `application/x-www-form-urlencoded`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("admin_key" = [])),
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     _: Admin,
@@ -162,6 +236,12 @@ pub async fn introspect(
 }
 
 /// `GET /.well-known/jwks.json`: the public verification keys, cacheable for a minute.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "tokens",
+    responses(
+        (status = 200, description = "The JWK Set of every public verification key still in use.", body = crate::openapi::JwkSet, headers(("Cache-Control" = String, description = "`public, max-age=60`."))),
+    ),
+)]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.auth().jwks()).into_response();
     response.headers_mut().insert(
