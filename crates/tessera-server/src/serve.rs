@@ -193,6 +193,7 @@ async fn connection(
     limits: &Limits,
     mut stopped: watch::Receiver<bool>,
 ) {
+    tracing::trace!(peer = %remote, "connection accepted");
     let phase = Arc::new(Mutex::new(State {
         phase: Phase::Idle(Instant::now()),
         reader: None,
@@ -210,8 +211,19 @@ async fn connection(
         let mut req = req.map(|body| Deadline::new(body, body_timeout));
         req.extensions_mut().insert(ConnectInfo(remote));
         let router = router.clone();
+        // The path only: never the query, a header or a body, where secrets travel.
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        let started = Instant::now();
         async move {
             let response = router.oneshot(req).await?;
+            tracing::debug!(
+                peer = %remote,
+                %method,
+                path = %path,
+                status = response.status().as_u16(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "request"
+            );
             // The connection is idle again once hyper has written (and dropped) the body.
             Ok::<_, Infallible>(response.map(move |body| {
                 body.map_frame(move |frame: Frame<Bytes>| {
@@ -236,8 +248,9 @@ async fn connection(
             conn.await
         }
     };
-    if let Err(e) = result {
-        tracing::debug!(peer = %remote, error = %e, "connection closed");
+    match result {
+        Ok(()) => tracing::trace!(peer = %remote, "connection closed"),
+        Err(e) => tracing::debug!(peer = %remote, error = %e, "connection closed"),
     }
 }
 
