@@ -442,3 +442,91 @@ async fn the_receiving_instance_exports_revocation_propagation() {
         .unwrap_or(0.0);
     assert!(count >= 1.0, "{metrics}");
 }
+
+/// A base port whose next three are free too (nginx on it, the instances above it).
+fn free_port_run() -> u16 {
+    loop {
+        let base = tessera_testkit::free_port();
+        let all_free = (0..4).all(|i| {
+            base.checked_add(i)
+                .is_some_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        });
+        if all_free {
+            return base;
+        }
+    }
+}
+
+fn cluster_script(dir: &std::path::Path, ports: (u16, u16, u16), command: &str) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/cluster");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .env("CLUSTER_DIR", dir)
+        .env("CLUSTER_PORT", ports.0.to_string())
+        .env("CLUSTER_REDIS_PORT", ports.1.to_string())
+        .env("CLUSTER_PG_PORT", ports.2.to_string())
+        .env("CLUSTER_BIN", env!("CARGO_BIN_EXE_tessera"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs deploy/cluster");
+    assert!(
+        out.status.success(),
+        "deploy/cluster {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn pid_of(dir: &std::path::Path, what: &str) -> u32 {
+    std::fs::read_to_string(dir.join(format!("{what}.pid")))
+        .expect("a pid file")
+        .trim()
+        .parse()
+        .expect("a pid")
+}
+
+fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_cluster_serves_through_nginx_and_outlives_an_instance_killed_with_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = (free_port_run(), tessera_testkit::free_port(), tessera_testkit::free_port());
+    let url = cluster_script(dir.path(), ports, "up").trim().to_owned();
+    assert_eq!(url, format!("http://127.0.0.1:{}", ports.0));
+    let pids: Vec<u32> = ["nginx", "tessera-a", "tessera-b", "tessera-c", "postgres", "redis"]
+        .iter()
+        .map(|what| pid_of(dir.path(), what))
+        .collect();
+
+    let mut user = Client::new(&url);
+    let r = user.post("/v1/users", credentials()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = user.post("/v1/sessions", credentials()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    // kill -9 of instance a: b and c carry on with the same session, nobody logs in again.
+    let a = pid_of(dir.path(), "tessera-a");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &a.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut answered_by = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let r = user.get("/v1/me").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        answered_by.insert(r.header("x-tessera-instance").to_owned());
+    }
+    assert!(!answered_by.contains("a"), "{answered_by:?}");
+
+    cluster_script(dir.path(), ports, "down");
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived deploy/cluster down");
+    }
+}
