@@ -32,11 +32,14 @@ impl FeedStatus {
     }
 
     fn heard(&self, now: Timestamp) {
-        self.heard_at_ms.fetch_max(now.as_millis(), Ordering::AcqRel);
+        self.heard_at_ms
+            .fetch_max(now.as_millis(), Ordering::AcqRel);
     }
 
     fn silent_for(&self, now: Timestamp) -> Duration {
-        now.since(Timestamp::from_millis(self.heard_at_ms.load(Ordering::Acquire)))
+        now.since(Timestamp::from_millis(
+            self.heard_at_ms.load(Ordering::Acquire),
+        ))
     }
 }
 
