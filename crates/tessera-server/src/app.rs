@@ -10,7 +10,9 @@ use tessera_core::Clock;
 use tessera_core::auth::{Auth, AuthSettings, TokenPolicy};
 use tessera_core::password::{PasswordHasher, PasswordWorker};
 use tessera_core::session::SessionPolicy;
-use tessera_core::store::{AllHealthy, CachedSessionStore, CachedUserStore, KeyAlgorithm, Stores};
+use tessera_core::store::{
+    AllHealthy, CachedSessionStore, CachedUserStore, KeyAlgorithm, MirroredUserStore, Stores,
+};
 use tessera_store_postgres::PostgresStore;
 use tessera_store_redis::RedisStore;
 use tessera_core::token::TokenSettings;
@@ -71,7 +73,9 @@ async fn shared_stores(redis_url: &str, database_url: &str) -> anyhow::Result<St
     let redis = Arc::new(redis);
     let postgres = Arc::new(postgres);
     Ok(Stores {
-        users: postgres.clone(),
+        // Session and JWT checks read users by id: from their copies in Redis, so that they
+        // need no PostgreSQL.
+        users: Arc::new(MirroredUserStore::new(postgres.clone(), redis.clone())),
         refresh: postgres.clone(),
         keys: postgres.clone(),
         sessions: redis.clone(),

@@ -318,10 +318,7 @@ async fn redis_down_answers_503_at_once_and_its_aof_brings_everything_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
     let mut backends = Backends::start();
-    let [a, b] = [
-        backends.instance("a", &[]).await,
-        backends.instance("b", &[]).await,
-    ];
+    let [a, b, cold] = backends.three().await;
     a.register("alice").await;
     let session = a.bearer_login("alice").await;
     let jwt = access_token(&b.url).await["access_token"]
@@ -344,6 +341,9 @@ async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
         assert_eq!(me(&s.url, &session).await.status, StatusCode::OK);
         assert_eq!(me(&s.url, &jwt).await.status, StatusCode::OK);
     }
+    // An instance that never served alice reads her from the copy in Redis.
+    assert_eq!(me(&cold.url, &session).await.status, StatusCode::OK);
+    assert_eq!(me(&cold.url, &jwt).await.status, StatusCode::OK);
 
     backends.postgres.restart();
     let back = within(Duration::from_secs(10), || async {
@@ -351,6 +351,33 @@ async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
     })
     .await;
     assert!(back.is_some(), "logins did not come back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_change_on_one_instance_is_seen_by_the_others_at_once() {
+    let backends = Backends::start();
+    let [a, b] = [
+        backends.instance("a", &[]).await,
+        backends.instance("b", &[]).await,
+    ];
+    a.register("alice").await;
+    let session = a.bearer_login("alice").await;
+    let id = me(&b.url, &session).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(me(&b.url, &session).await.body["roles"], json!([]));
+    let r = Client::with_bearer(&a.url, ADMIN_KEY)
+        .send(
+            Method::PUT,
+            &format!("/v1/admin/users/{id}/roles"),
+            Some(json!({"roles": ["teller"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let seen = within(PROPAGATION_LIMIT, || async {
+        me(&b.url, &session).await.body["roles"] == json!(["teller"])
+    })
+    .await;
+    assert!(seen.is_some(), "b still answers with the old roles");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

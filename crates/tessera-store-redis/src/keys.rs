@@ -59,6 +59,16 @@ impl Keys {
         format!("{}:u:*", self.namespace)
     }
 
+    /// The copy of user `id` (see `users`).
+    pub(crate) fn user_copy(&self, id: UserId) -> String {
+        format!("{}:user:{id}", self.namespace)
+    }
+
+    /// Set for a moment after user `id` changed: no copy may be put back meanwhile.
+    pub(crate) fn user_changed(&self, id: UserId) -> String {
+        format!("{}:user-changed:{id}", self.namespace)
+    }
+
     /// The revocations.
     pub(crate) fn revocations(&self) -> String {
         format!("{}:r", self.namespace)

@@ -42,6 +42,7 @@ mod feed;
 mod keys;
 mod revocations;
 mod sessions;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -19,12 +19,14 @@ mod coherence;
 mod failures;
 mod feed;
 mod generation;
+mod mirrored_users;
 mod records;
 
 pub use cached::CachedSessionStore;
 pub use cached_users::CachedUserStore;
 pub use failures::{Bucket, FailureLog};
 pub use feed::{Change, ChangeFeed, FeedCursor, FeedEntry, FeedRead};
+pub use mirrored_users::{MirroredUserStore, UserMirror};
 pub use records::{
     KeyAlgorithm, RefreshFamily, RefreshToken, Revocation, RevokedKind, RotateOutcome,
     SigningKeyRecord,
