@@ -47,6 +47,11 @@ impl Backends {
         TestServer::start(&env).await
     }
 
+    /// Two instances, `a` and `b`.
+    async fn two(&self) -> [TestServer; 2] {
+        [self.instance("a", &[]).await, self.instance("b", &[]).await]
+    }
+
     /// Three instances, `a`, `b` and `c`.
     async fn three(&self) -> [TestServer; 3] {
         [
@@ -259,10 +264,7 @@ async fn private_stores_lose_the_session_behind_round_robin_and_keep_it_behind_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_down_answers_503_at_once_and_its_aof_brings_everything_back() {
     let mut backends = Backends::start();
-    let [a, b] = [
-        backends.instance("a", &[]).await,
-        backends.instance("b", &[]).await,
-    ];
+    let [a, b] = backends.two().await;
     a.register("alice").await;
     let session = a.bearer_login("alice").await;
     assert_eq!(me(&b.url, &session).await.status, StatusCode::OK);
@@ -356,10 +358,7 @@ async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_role_change_on_one_instance_is_seen_by_the_others_at_once() {
     let backends = Backends::start();
-    let [a, b] = [
-        backends.instance("a", &[]).await,
-        backends.instance("b", &[]).await,
-    ];
+    let [a, b] = backends.two().await;
     a.register("alice").await;
     let session = a.bearer_login("alice").await;
     let id = me(&b.url, &session).await.body["id"].as_str().unwrap().to_owned();
@@ -449,10 +448,7 @@ async fn jwts_are_trusted_for_max_staleness_while_the_feed_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_receiving_instance_exports_revocation_propagation() {
     let backends = Backends::start();
-    let [a, b] = [
-        backends.instance("a", &[]).await,
-        backends.instance("b", &[]).await,
-    ];
+    let [a, b] = backends.two().await;
     a.register("alice").await;
     let session = a.bearer_login("alice").await;
     let r = Client::with_bearer(&a.url, &session)
