@@ -48,6 +48,9 @@ pub struct SessionPolicy {
     pub idle_timeout: Duration,
     /// A session ends this long after login, whatever its activity.
     pub absolute_timeout: Duration,
+    /// Live sessions a user may hold at once (`session.max_per_user`); a login past it ends the
+    /// user's oldest sessions. `None`: no limit.
+    pub max_per_user: Option<std::num::NonZeroUsize>,
 }
 
 impl Default for SessionPolicy {
@@ -55,6 +58,7 @@ impl Default for SessionPolicy {
         Self {
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(8 * 3600),
+            max_per_user: None,
         }
     }
 }

@@ -126,6 +126,7 @@ pub async fn auth_service(
         session: SessionPolicy {
             idle_timeout: config.session.idle_timeout,
             absolute_timeout: config.session.absolute_timeout,
+            max_per_user: std::num::NonZeroUsize::new(config.session.max_per_user),
         },
         signup: config.signup,
         tokens: token_policy(config),

@@ -103,6 +103,8 @@ pub struct SessionConfig {
     pub cookie_name: Option<String>,
     /// Plain-HTTP development cookies: no `Secure`, no `__Host-` prefix. Never in production.
     pub insecure_dev_cookies: bool,
+    /// Live sessions a user may hold at once; a login past it ends the oldest. 0: no limit.
+    pub max_per_user: usize,
 }
 
 /// `[token]`.
@@ -228,6 +230,7 @@ impl Default for SessionConfig {
             absolute_timeout: Duration::from_secs(8 * 3600),
             cookie_name: None,
             insecure_dev_cookies: false,
+            max_per_user: 0,
         }
     }
 }
@@ -302,6 +305,7 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("session.absolute_timeout", Kind::Duration),
     ("session.cookie_name", Kind::Text),
     ("session.insecure_dev_cookies", Kind::Bool),
+    ("session.max_per_user", Kind::Integer),
     ("token.algorithm", Kind::Text),
     ("token.access_ttl", Kind::Duration),
     ("token.refresh_ttl", Kind::Duration),

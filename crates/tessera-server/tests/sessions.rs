@@ -449,3 +449,100 @@ async fn a_carried_cookie_ends_even_when_the_login_also_sends_authorization() {
         .await
         .assert_problem(401, "unauthenticated");
 }
+
+/// The ids of the sessions that `token` lists, sorted.
+async fn listed_ids(url: &str, token: &str) -> Vec<String> {
+    let r = Client::with_bearer(url, token).get("/v1/sessions").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut ids: Vec<String> = r.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn session_max_per_user_ends_the_oldest_session_and_its_jwts() {
+    let s = TestServer::start(&[("TESSERA_SESSION_MAX_PER_USER", "2")]).await;
+    s.register("alice").await;
+    s.register("bob").await;
+    let bob = s.bearer_login("bob").await;
+    let first = s.bearer_login("alice").await;
+    let r = Client::with_bearer(&s.url, &first)
+        .post("/v1/tokens/exchange", json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let first_jwt = r.body["access_token"].as_str().unwrap().to_owned();
+    s.advance(1);
+    let second = s.bearer_login("alice").await;
+    s.advance(1);
+    // Two live sessions: at the limit, nothing ends yet.
+    assert_eq!(listed_ids(&s.url, &first).await.len(), 2);
+    assert_eq!(
+        Client::with_bearer(&s.url, &first_jwt)
+            .get("/v1/me")
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // The third login ends the oldest (first), not the newer one and not Bob's.
+    let third = s.bearer_login("alice").await;
+    Client::with_bearer(&s.url, &first)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
+    Client::with_bearer(&s.url, &first_jwt)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "invalid_token");
+    for token in [&second, &third, &bob] {
+        assert_eq!(
+            Client::with_bearer(&s.url, token)
+                .get("/v1/me")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(listed_ids(&s.url, &third).await.len(), 2);
+    assert_eq!(
+        listed_ids(&s.url, &second).await,
+        listed_ids(&s.url, &third).await
+    );
+    assert_eq!(listed_ids(&s.url, &bob).await.len(), 1);
+
+    // A cookie login counts the same: it ends `second`, now the oldest.
+    s.advance(1);
+    let mut cookie = s.login("alice").await;
+    Client::with_bearer(&s.url, &second)
+        .get("/v1/me")
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(cookie.get("/v1/me").await.status, StatusCode::OK);
+    assert_eq!(listed_ids(&s.url, &third).await.len(), 2);
+}
+
+#[tokio::test]
+async fn session_max_per_user_is_off_by_default() {
+    let s = TestServer::start(&[]).await;
+    s.register("alice").await;
+    let mut tokens = Vec::new();
+    for _ in 0..6 {
+        tokens.push(s.bearer_login("alice").await);
+        s.advance(1);
+    }
+    for token in &tokens {
+        assert_eq!(
+            Client::with_bearer(&s.url, token)
+                .get("/v1/me")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(listed_ids(&s.url, &tokens[0]).await.len(), 6);
+}

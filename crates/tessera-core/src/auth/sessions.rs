@@ -87,6 +87,7 @@ impl Auth {
             );
             match self.stores.sessions.create_session(&session).await {
                 Ok(()) => {
+                    self.enforce_session_limit(&session).await?;
                     return Ok(NewSession {
                         token,
                         session,
@@ -98,6 +99,26 @@ impl Auth {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// `session.max_per_user`: once `new` is stored, ends the user's oldest other sessions
+    /// (by creation) until no more than the limit are live, each with its JWTs.
+    async fn enforce_session_limit(&self, new: &SessionRecord) -> Result<(), AuthError> {
+        let Some(max) = self.settings.session.max_per_user else {
+            return Ok(());
+        };
+        let mut live = self.sessions_of(new.user_id).await?;
+        if live.len() <= max.get() {
+            return Ok(());
+        }
+        live.retain(|s| s.id != new.id);
+        live.sort_by_key(|s| s.created_at);
+        // `live` no longer holds `new`, which is kept: max - 1 others stay.
+        let excess = live.len() + 1 - max.get();
+        for old in live.iter().take(excess) {
+            self.end_this_session(old).await?;
+        }
+        Ok(())
     }
 
     /// Authenticates a request by its session token: the session must be live and its user
