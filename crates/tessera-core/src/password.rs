@@ -3,8 +3,10 @@
 //! Verification of an unknown user runs against a fixed dummy hash, so that it costs the same
 //! work and gives the same answer as a wrong password.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 
 use crate::user::InvalidCredentialFormat;
 
@@ -12,6 +14,10 @@ use crate::user::InvalidCredentialFormat;
 pub const MIN_PASSWORD_BYTES: usize = 8;
 /// Longest accepted password, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The PHC hash of a fixed password with a fixed salt and the parameters below: what an unknown
+/// user's attempt is verified against (`dummy_hash_is_the_hash_of_the_dummy_password` checks it).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$dGVzc2VyYWR1bW15c2FsdA$MXvi9FRfqsVM2NQV1KJqsbVKzsvNjXiatUa8eVqXsYc";
 
 /// Checks the API's password rules: 8 to 1024 bytes of UTF-8 (every byte significant).
 ///
@@ -25,11 +31,43 @@ pub fn validate_password(password: &str) -> Result<(), InvalidCredentialFormat> 
     }
 }
 
+thread_local! {
+    /// Argon2's working memory (m KiB), kept for the life of the thread. Allocating and freeing
+    /// 19 MiB for every hash makes glibc's malloc raise its mmap threshold to that size after the
+    /// first one, and keep every later block resident: 38 MiB after one signup and one login.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's Argon2 memory, `blocks` long.
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            *memory = vec![Block::default(); blocks];
+        }
+        f(&mut memory[..blocks])
+    })
+}
+
+/// The raw Argon2 output of `password` under `salt` into `len` bytes, on this thread's memory.
+fn argon2_output(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    len: usize,
+) -> password_hash::Result<Output> {
+    with_memory(argon2.params().block_count(), |memory| {
+        Output::init_with(len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, &mut *memory)
+                .map_err(|_| password_hash::Error::Crypto)
+        })
+    })
+}
+
 /// Hashes and verifies passwords with Argon2id. Cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
-    dummy_hash: String,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -50,39 +88,63 @@ impl PasswordHasher {
     /// Argon2id, m=19456 KiB, t=2, p=1 (the OWASP recommendation the API fixes as a floor).
     pub fn new() -> Self {
         let params = Params::new(19_456, 2, 1, None).expect("valid Argon2 parameters");
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::from_b64("dGVzc2VyYWR1bW15c2FsdA").expect("valid salt");
-        let dummy_hash = argon2
-            .hash_password(b"tessera-unknown-user-dummy-password", &salt)
-            .expect("hashing the dummy password")
-            .to_string();
-        Self { argon2, dummy_hash }
+        Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        }
     }
 
     /// A new PHC hash of `password` with a fresh random salt. CPU-heavy (tens of ms): call it
     /// off the async runtime.
     pub fn hash(&self, password: &str) -> String {
         let salt_bytes: [u8; 16] = crate::secret::random_bytes();
-        let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt encodes");
-        self.argon2
-            .hash_password(password.as_bytes(), &salt)
-            .expect("Argon2 hashing with valid parameters cannot fail")
-            .to_string()
+        self.hash_with_salt(password, &salt_bytes)
+    }
+
+    fn hash_with_salt(&self, password: &str, salt_bytes: &[u8]) -> String {
+        let salt = SaltString::encode_b64(salt_bytes).expect("16-byte salt encodes");
+        let output = argon2_output(
+            &self.argon2,
+            password.as_bytes(),
+            salt_bytes,
+            Params::DEFAULT_OUTPUT_LEN,
+        )
+        .expect("Argon2 hashing with valid parameters cannot fail");
+        PasswordHash {
+            algorithm: ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(self.argon2.params()).expect("parameters encode"),
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        }
+        .to_string()
     }
 
     /// Whether `password` matches `stored`. With `stored = None` (unknown user) it verifies
     /// against a dummy hash and returns `false`, doing the same work. CPU-heavy.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
-        let phc = stored.unwrap_or(&self.dummy_hash);
-        let matched = match PasswordHash::new(phc) {
-            Ok(parsed) => self
-                .argon2
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-            Err(_) => false,
-        };
-        matched && stored.is_some()
+        let phc = stored.unwrap_or(DUMMY_HASH);
+        verify_phc(password, phc).unwrap_or(false) && stored.is_some()
     }
+}
+
+/// Whether `password` matches the Argon2id PHC string `phc`, with the parameters `phc` names.
+fn verify_phc(password: &str, phc: &str) -> password_hash::Result<bool> {
+    let parsed = PasswordHash::new(phc)?;
+    if parsed.algorithm != ARGON2ID_IDENT {
+        return Err(password_hash::Error::Algorithm);
+    }
+    let version = parsed
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)?;
+    let params = Params::try_from(&parsed)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(password_hash::Error::PhcStringField);
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+    // `Output`'s equality is constant-time.
+    Ok(argon2_output(&argon2, password.as_bytes(), salt, expected.len())? == expected)
 }
 
 /// A hashing job: runs on a hashing thread (or is skipped when its caller has gone) and sends
@@ -274,6 +336,49 @@ fn lower_priority() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dummy_hash_is_the_hash_of_the_dummy_password() {
+        use argon2::PasswordHasher as _;
+        let standard = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19_456, 2, 1, None).unwrap(),
+        )
+        .hash_password(
+            b"tessera-unknown-user-dummy-password",
+            &SaltString::from_b64("dGVzc2VyYWR1bW15c2FsdA").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert_eq!(standard, DUMMY_HASH);
+    }
+
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate_s_own() {
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new();
+        let ours = hasher.hash("correct horse battery");
+        let standard = Argon2::default();
+        assert!(
+            standard
+                .verify_password(b"correct horse battery", &PasswordHash::new(&ours).unwrap())
+                .is_ok()
+        );
+        let theirs = standard
+            .hash_password(
+                b"another password",
+                &SaltString::encode_b64(&[7; 16]).unwrap(),
+            )
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify("another password", Some(&theirs)));
+        assert!(!hasher.verify("another passworD", Some(&theirs)));
+        assert!(!hasher.verify(
+            "another password",
+            Some("$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
+        ));
+    }
 
     #[test]
     fn hashes_verify_and_differ() {

@@ -167,6 +167,7 @@ pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
             .collect(),
         trusted_proxies: config.trusted_networks(),
         admin_key: config.admin_key.clone().map(AdminKey::new),
+        app_keys: config.apps.keys.iter().cloned().map(AdminKey::new).collect(),
         instance_name,
         metrics: Some(telemetry::metrics_render()),
     }
@@ -202,7 +203,7 @@ impl RunningServer {
         let state = AppState::new(auth.clone(), http_settings(config, addr));
         let app = tessera_http::router(state);
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
-        let limits = crate::serve::Limits::from_config(config);
+        let limits = crate::serve::Limits::from_config(config).fit_to_open_files();
         let serve = tokio::spawn(crate::serve::serve(listener, app, limits, async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         }));

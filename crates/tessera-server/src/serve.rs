@@ -82,9 +82,30 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// Raises this process's soft limit of open files to the hard one (before anything is
+    /// served), and holds no more connections than the files then allow.
+    pub fn fit_to_open_files(mut self) -> Self {
+        if let Some(files) = raise_open_files_limit() {
+            let usable =
+                usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
+            if usable < self.max_connections {
+                tracing::warn!(
+                    open_files = files,
+                    max_connections = self.max_connections,
+                    using = usable,
+                    "the open-files limit is below http.max_connections; holding fewer connections"
+                );
+                self.max_connections = usable;
+            }
+        }
+        self
+    }
+}
+
 /// Raises the soft limit of open files to the hard limit; returns the soft limit in force
 /// after, or `None` where it cannot be read.
-pub fn raise_open_files_limit() -> Option<u64> {
+fn raise_open_files_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => Some(limit),
         Err(e) => {
@@ -106,22 +127,9 @@ pub fn raise_open_files_limit() -> Option<u64> {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    mut limits: Limits,
+    limits: Limits,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    if let Some(files) = raise_open_files_limit() {
-        let usable =
-            usize::try_from(files.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX);
-        if usable < limits.max_connections {
-            tracing::warn!(
-                open_files = files,
-                max_connections = limits.max_connections,
-                using = usable,
-                "the open-files limit is below http.max_connections; holding fewer connections"
-            );
-            limits.max_connections = usable;
-        }
-    }
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
