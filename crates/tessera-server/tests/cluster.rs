@@ -553,3 +553,50 @@ async fn deploy_cluster_serves_through_nginx_and_outlives_an_instance_killed_wit
         assert!(!alive(pid), "process {pid} outlived deploy/cluster down");
     }
 }
+
+/// `tessera serve` with these extra arguments: its exit status and stderr (it must not start).
+fn refused_start(args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TESSERA_") {
+            cmd.env_remove(name);
+        }
+    }
+    let out = cmd.output().expect("tessera runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_store_urls_stop_start_up_with_a_clear_message_and_no_password() {
+    let unreachable_redis = refused_start(&[
+        "--redis-url",
+        "redis://:hunter2-redis@127.0.0.1:1",
+        "--database-url",
+        "postgres://tessera:hunter2-pg@127.0.0.1:1/tessera",
+    ]);
+    let malformed_pg = {
+        let redis = RedisServer::start().expect("redis-server starts");
+        refused_start(&[
+            "--redis-url",
+            &redis.url(),
+            "--database-url",
+            "postgres://tessera:hunter2-pg@127.0.0.1:not-a-port/tessera",
+        ])
+    };
+    let only_redis = refused_start(&["--redis-url", "redis://127.0.0.1:1"]);
+    for ((status, stderr), names) in [
+        (unreachable_redis, "redis_url"),
+        (malformed_pg, "database_url"),
+        (only_redis, "database_url"),
+    ] {
+        assert_eq!(status, Some(1), "{stderr}");
+        assert!(stderr.contains(names), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "a password reached stderr: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
