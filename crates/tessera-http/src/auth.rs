@@ -227,6 +227,33 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A request carrying the admin key or one of the apps' keys (`apps.keys`): what the
+/// revocation feed and introspection take. With neither configured, those routes are 404.
+pub struct AppKey;
+
+impl FromRequestParts<AppState> for AppKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let s = state.settings();
+        if s.admin_key.is_none() && s.app_keys.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        let presented = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+        // Every key is compared, so the time taken does not tell which one matched.
+        let matched = s
+            .admin_key
+            .iter()
+            .chain(&s.app_keys)
+            .fold(false, |any, key| key.matches(presented) | any);
+        if matched {
+            Ok(AppKey)
+        } else {
+            Err(ApiError::unauthenticated())
+        }
+    }
+}
+
 /// A request authenticated by any credential the API accepts on general routes: a session
 /// (cookie or bearer) or a JWT access token.
 pub enum Caller {

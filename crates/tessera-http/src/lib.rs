@@ -22,7 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use state::{AdminKey, AppState, CookieSettings, HttpSettings, MetricsRender};
 
 use crate::error::ApiError;
-use crate::routes::{accounts, admin, me, ops, sessions, tokens};
+use crate::routes::{accounts, admin, me, ops, revocations, sessions, tokens};
 
 /// The whole API as a router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
 /// so client addresses are known.
@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens/revoke", post(tokens::revoke))
         .route("/v1/tokens/introspect", post(tokens::introspect))
         .route("/.well-known/jwks.json", get(tokens::jwks))
+        .route("/v1/revocations", get(revocations::feed))
         .route("/v1/me", get(me::me))
         .route("/v1/auth", get(me::forward_auth))
         .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))

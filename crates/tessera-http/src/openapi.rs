@@ -202,6 +202,7 @@ impl Modify for SecuritySchemes {
         tokens::revoke,
         tokens::introspect,
         tokens::jwks,
+        crate::routes::revocations::feed,
         me::me,
         me::forward_auth,
         admin::user_sessions,

@@ -61,6 +61,9 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Bearer key of the admin API; `None` turns the admin API off (404).
     pub admin_key: Option<AdminKey>,
+    /// The apps' keys (`apps.keys`): they grant the revocation feed and introspection, nothing
+    /// of the admin API.
+    pub app_keys: Vec<AdminKey>,
     /// Value of `X-Tessera-Instance`; `None` leaves the header off.
     pub instance_name: Option<String>,
     /// Whether to send `Strict-Transport-Security` (when `public_url` is https).

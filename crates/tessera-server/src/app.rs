@@ -167,6 +167,7 @@ pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
             .collect(),
         trusted_proxies: config.trusted_networks(),
         admin_key: config.admin_key.clone().map(AdminKey::new),
+        app_keys: config.apps.keys.iter().cloned().map(AdminKey::new).collect(),
         instance_name,
         metrics: Some(telemetry::metrics_render()),
     }

@@ -50,6 +50,8 @@ pub struct Config {
     pub forward_auth: ForwardAuthConfig,
     /// `[revocation]`.
     pub revocation: RevocationConfig,
+    /// `[apps]`.
+    pub apps: AppsConfig,
     /// `[http]`.
     pub http: HttpConfig,
 }
@@ -182,6 +184,15 @@ pub struct ForwardAuthConfig {
     pub ttl: Duration,
 }
 
+/// `[apps]`: the apps behind Tessera.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppsConfig {
+    /// Bearer keys of apps: they grant the revocation feed and introspection, nothing of the
+    /// admin API.
+    pub keys: Vec<String>,
+}
+
 /// `[revocation]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -218,6 +229,7 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             forward_auth: ForwardAuthConfig::default(),
             revocation: RevocationConfig::default(),
+            apps: AppsConfig::default(),
             http: HttpConfig::default(),
         }
     }
@@ -325,6 +337,7 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("forward_auth.audience", Kind::Text),
     ("forward_auth.ttl", Kind::Duration),
     ("revocation.max_staleness", Kind::Duration),
+    ("apps.keys", Kind::List),
     ("http.header_timeout", Kind::Duration),
     ("http.body_timeout", Kind::Duration),
     ("http.idle_timeout", Kind::Duration),
@@ -529,6 +542,9 @@ impl Config {
         }
         if self.admin_key.as_deref().is_some_and(|k| k.len() < 16) {
             p.push("admin_key: must be at least 16 characters".into());
+        }
+        if self.apps.keys.iter().any(|k| k.len() < 16) {
+            p.push("apps.keys: every key must be at least 16 characters".into());
         }
         p
     }

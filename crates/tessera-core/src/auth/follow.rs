@@ -125,6 +125,7 @@ impl Auth {
         match &entry.change {
             Change::Revoked(revocation) => {
                 if self.tokens.revocations.insert(revocation, now) {
+                    self.revocation_events.send(revocation.clone());
                     let delay = now.since(entry.published_at);
                     metrics::histogram!("tessera_revocation_propagation_seconds")
                         .record(delay.as_secs_f64());

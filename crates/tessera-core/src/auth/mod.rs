@@ -7,6 +7,7 @@
 
 mod accounts;
 mod error;
+mod events;
 mod follow;
 mod keys;
 mod revocation;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::AuthError;
+pub use events::{RECENT_EVENTS, RevocationEvent, RevocationEvents};
 pub use revocation::{ActiveToken, TokenKind};
 pub use sessions::{ClientInfo, NewSession, SessionAuth};
 pub use tokens::{JwtAuth, TokenPair, TokenPolicy};
@@ -54,6 +56,7 @@ pub struct Auth {
     throttle: LoginThrottle,
     tokens: TokenState,
     feed_status: FeedStatus,
+    revocation_events: RevocationEvents,
 }
 
 impl Auth {
@@ -77,6 +80,7 @@ impl Auth {
             throttle,
             tokens: TokenState::new(ring),
             feed_status: FeedStatus::new(clock.now()),
+            revocation_events: RevocationEvents::new(),
             clock,
         };
         auth.reload_revocations().await?;
@@ -96,6 +100,12 @@ impl Auth {
     /// The service's settings.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// Every revocation this instance learns, its own and (through the change feed) other
+    /// instances', as it happens: what `GET /v1/revocations` streams to apps.
+    pub fn revocation_events(&self) -> &RevocationEvents {
+        &self.revocation_events
     }
 
     /// The current time of the service's clock.

@@ -42,6 +42,8 @@ pub struct ActiveToken {
     pub exp: i64,
     /// When it was issued (NumericDate seconds).
     pub iat: i64,
+    /// The session or refresh family it belongs to (what a `sid` revocation names).
+    pub sid: String,
 }
 
 impl Auth {
@@ -101,6 +103,7 @@ impl Auth {
                 user,
                 exp: family.expires_at.as_secs(),
                 iat: record.issued_at.as_secs(),
+                sid: family.id.to_string(),
             }));
         }
         let Some(session) = self.stores.sessions.session_by_digest(&digest, now).await? else {
@@ -112,6 +115,7 @@ impl Auth {
             user,
             exp: session.ends_at().as_secs(),
             iat: session.created_at.as_secs(),
+            sid: session.id.to_string(),
         }))
     }
 
@@ -180,7 +184,9 @@ impl Auth {
     /// Records a revocation in the store, in this process, and for every other instance.
     async fn remember(&self, revocation: Revocation) -> Result<(), AuthError> {
         self.stores.revocations.revoke(&revocation).await?;
-        self.tokens.revocations.insert(&revocation, self.now());
+        if self.tokens.revocations.insert(&revocation, self.now()) {
+            self.revocation_events.send(revocation.clone());
+        }
         self.publish(Change::Revoked(revocation)).await
     }
 
@@ -199,7 +205,12 @@ impl Auth {
     pub async fn reload_revocations(&self) -> Result<(), AuthError> {
         let now = self.now();
         let all = self.stores.revocations.revocations(now).await?;
-        self.tokens.revocations.merge_all(&all, now);
+        for revocation in all {
+            // News (another process's, such as the CLI's) goes to the apps' feed too.
+            if self.tokens.revocations.insert(&revocation, now) {
+                self.revocation_events.send(revocation);
+            }
+        }
         Ok(())
     }
 }
@@ -210,5 +221,6 @@ fn active_access(claims: &AccessClaims, user: Arc<User>) -> ActiveToken {
         user,
         exp: claims.exp,
         iat: claims.iat,
+        sid: claims.sid.clone(),
     }
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod me;
 pub mod ops;
+pub mod revocations;
 pub mod sessions;
 pub mod tokens;
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::with_token_body;
-use crate::auth::{Admin, Client, SessionCaller, check_csrf};
+use crate::auth::{AppKey, Client, SessionCaller, check_csrf};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ApiJson, BodyType, body_type, read_body, unsupported_media_type};
 use crate::metrics::record_login;
@@ -197,7 +197,7 @@ pub async fn revoke(
     Ok(StatusCode::OK)
 }
 
-/// `POST /v1/tokens/introspect` (RFC 7662, admin key).
+/// `POST /v1/tokens/introspect` (RFC 7662, admin key or an app key).
 #[utoipa::path(
     post, path = "/v1/tokens/introspect", tag = "tokens",
     request_body(content(
@@ -217,7 +217,7 @@ pub async fn revoke(
 )]
 pub async fn introspect(
     State(state): State<AppState>,
-    _: Admin,
+    _: AppKey,
     TokenParameter(token): TokenParameter,
 ) -> ApiResult<Json<serde_json::Value>> {
     let body = match state.auth().introspect(&token).await? {
@@ -229,6 +229,7 @@ pub async fn introspect(
             "exp": active.exp,
             "iat": active.iat,
             "token_type": active.kind.as_str(),
+            "sid": active.sid,
         }),
         None => json!({"active": false}),
     };
