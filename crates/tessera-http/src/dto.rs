@@ -159,9 +159,11 @@ pub struct MeDto<'a> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Username.
+    /// Username: 1 to 64 characters of `[A-Za-z0-9._@-]`.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     pub username: String,
-    /// Password.
+    /// Password: 8 to 1024 bytes of UTF-8.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
@@ -169,9 +171,11 @@ pub struct RegisterRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Username.
+    /// Username: 1 to 64 characters of `[A-Za-z0-9._@-]`.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     pub username: String,
-    /// Password.
+    /// Password: 1 to 1024 bytes.
+    #[schema(min_length = 1, max_length = 1024)]
     pub password: String,
     /// Whether to set the cookie (else the token is in the body).
     #[serde(default = "yes")]
@@ -187,9 +191,11 @@ fn yes() -> bool {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
-    /// The password now.
+    /// The password now: 1 to 1024 bytes.
+    #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
-    /// The password from now on.
+    /// The password from now on: 8 to 1024 bytes of UTF-8.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new_password: String,
 }
 
@@ -198,5 +204,6 @@ pub struct PasswordChangeRequest {
 #[serde(deny_unknown_fields)]
 pub struct RolesRequest {
     /// The new role list.
+    #[schema(value_type = Vec<crate::openapi::Role>)]
     pub roles: Vec<String>,
 }

@@ -120,16 +120,37 @@ pub struct JwkSet {
 #[allow(dead_code)]
 pub struct RevokeRequest {
     /// The token: an access, refresh or session token.
+    #[schema(min_length = 1)]
     token: String,
-    /// `access_token` or `refresh_token`: a hint, never required.
+    /// `access_token` or `refresh_token`: a hint, never required (absent, not `null`).
+    #[schema(nullable = false)]
     token_type_hint: Option<String>,
 }
+
+/// A role name in a request: 1 to 64 characters of `[A-Za-z0-9._:-]`.
+pub struct Role;
+
+impl utoipa::PartialSchema for Role {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("1 to 64 characters of `[A-Za-z0-9._:-]`."))
+            .pattern(Some("^[A-Za-z0-9._:-]{1,64}$"))
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .into()
+    }
+}
+
+impl ToSchema for Role {}
 
 /// `{"token"}` of `POST /v1/tokens/introspect`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct IntrospectRequest {
     /// The token to describe.
+    #[schema(min_length = 1)]
     token: String,
 }
 

@@ -21,7 +21,11 @@ use tessera_core::auth::TokenPair;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    /// Username: 1 to 64 characters of `[A-Za-z0-9._@-]`.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     username: String,
+    /// Password: 1 to 1024 bytes.
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
