@@ -67,7 +67,7 @@
 //!         None => "please log in".to_owned(),
 //!     }
 //! }
-//! # let _ = axum::routing::get(home);
+//! # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(home));
 //! ```
 //!
 //! Outside axum, [`Guard::authenticate`] checks a request's headers directly:

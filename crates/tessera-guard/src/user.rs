@@ -129,7 +129,7 @@ macro_rules! role {
 /// async fn admin_page(RequireRole(user, ..): RequireRole<Admin>) -> String {
 ///     format!("admin {}", user.id)
 /// }
-/// # let _ = axum::routing::get(admin_page);
+/// # let _: axum::Router = axum::Router::new().route("/", axum::routing::get(admin_page));
 /// ```
 pub struct RequireRole<R: Role>(pub CurrentUser, pub PhantomData<R>);
 
