@@ -14,6 +14,8 @@ mod revocations;
 mod seal;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod testing;
 
 pub use access::{AccessClaims, IssuedToken, TokenSettings};
