@@ -81,6 +81,17 @@ impl LoadResult {
         self.elapsed = self.elapsed.max(other.elapsed);
     }
 
+    /// Adds a run made after this one (the rounds of one measurement): counts, latencies, time
+    /// and CPU all add up.
+    pub fn append(&mut self, other: &Self) {
+        self.latencies.merge(&other.latencies);
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.cpu.load += other.cpu.load;
+        self.cpu.other += other.cpu.other;
+    }
+
     /// µs of the generator's CPU per answered request.
     pub fn load_cpu_per_request_us(&self) -> f64 {
         per_request_us(self.cpu.load, self.ok)

@@ -19,8 +19,13 @@ use super::verify;
 pub struct Plan {
     /// Connections per load.
     pub concurrency: usize,
-    /// Length of each load.
+    /// Time given to each of `GET /healthz` and `GET /v1/me` per column, split into `rounds`
+    /// interleaved runs.
     pub duration: Duration,
+    /// Interleaved /healthz, /v1/me pairs per column; the rates reported are their medians.
+    pub rounds: u32,
+    /// Live sessions created for the state row (10k or 100k).
+    pub state_sessions: usize,
     /// Open-loop rate, if any.
     pub rate: Option<f64>,
     /// A new token per JWT request.
@@ -209,6 +214,65 @@ fn spec(t: &Target, path: &str, credential: Credential, plan: &Plan) -> LoadSpec
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+    }
+}
+
+/// `GET /healthz` and `GET /v1/me` in `plan.rounds` alternating runs of `plan.duration /
+/// rounds` each, so both see the same machine: a neighbour's build or a frequency change lands
+/// on both sides of the ratio instead of on one block. Returns both runs summed (latencies, CPU,
+/// counts) and the median requests/s of each. With fresh tokens every round gets its own part
+/// of the pool.
+async fn interleaved(
+    t: &Target,
+    plan: &Plan,
+    runtime: &tokio::runtime::Handle,
+    credential: &Credential,
+) -> (LoadResult, f64, LoadResult, f64) {
+    let rounds = plan.rounds.max(1);
+    let mut slice = plan.clone();
+    slice.duration = plan.duration / rounds;
+    let per_round: Vec<Credential> = match credential {
+        Credential::Fresh(name, pool) => {
+            let size = pool.len().div_ceil(rounds as usize).max(1);
+            pool.chunks(size)
+                .map(|c| Credential::Fresh(name.clone(), Arc::new(c.to_vec())))
+                .collect()
+        }
+        other => vec![other.clone(); rounds as usize],
+    };
+    let (mut healthz, mut me) = (LoadResult::default(), LoadResult::default());
+    let (mut healthz_rates, mut me_rates) = (Vec::new(), Vec::new());
+    for (round, credential) in per_round.into_iter().enumerate() {
+        // Alternate which goes first, so neither always runs on a warmer machine.
+        let me_first = round % 2 == 1;
+        let mut results = [None, None];
+        for which in if me_first { [1, 0] } else { [0, 1] } {
+            let spec = if which == 0 {
+                spec(t, "/healthz", Credential::None, &slice)
+            } else {
+                spec(t, "/v1/me", credential.clone(), &slice)
+            };
+            results[which] = Some(load::run(runtime, spec).await);
+        }
+        let [Some(h), Some(m)] = results else {
+            continue;
+        };
+        healthz_rates.push(h.rate());
+        me_rates.push(m.rate());
+        healthz.append(&h);
+        me.append(&m);
+    }
+    (healthz, median(&healthz_rates), me, median(&me_rates))
+}
+
 fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
     Ok((
         HeaderName::from_static(name),
@@ -361,26 +425,32 @@ pub async fn column(
     }
 
     let (name, value) = header(held.header, &held.value)?;
-    let pool = if plan.fresh_tokens && mode.is_jwt() {
+    // With fresh tokens: a pool for the load and 2000 more, never sent by it, that the timed
+    // verification calls below see first (else they would warm the cache for the load).
+    let (pool, timed) = if plan.fresh_tokens && mode.is_jwt() {
         step(format!("{}: minting fresh tokens", mode.title()));
         let n = (plan.duration.as_secs_f64() * 20_000.0).clamp(2_000.0, 120_000.0) as usize;
-        Some(Arc::new(fresh_pool(t, user, n).await?))
+        let mut pool = fresh_pool(t, user, n + 2000).await?;
+        let timed = pool.split_off(pool.len().saturating_sub(2000));
+        (Some(Arc::new(pool)), Some(timed))
     } else {
-        None
+        (None, None)
     };
-    c.verify_us = verify_us(t, mode, &held, pool.as_deref().map(Vec::as_slice)).await;
+    c.verify_us = verify_us(t, mode, &held, timed.as_deref()).await;
 
-    step(format!("{}: GET /healthz", mode.title()));
-    let healthz = load::run(runtime, spec(t, "/healthz", Credential::None, plan)).await;
-    c.healthz_rps = Some(healthz.rate());
-    step(format!("{}: GET /v1/me", mode.title()));
+    step(format!(
+        "{}: GET /healthz and GET /v1/me, {} interleaved rounds",
+        mode.title(),
+        plan.rounds.max(1)
+    ));
     let credential = match &pool {
         Some(pool) => Credential::Fresh(name.clone(), pool.clone()),
         None => Credential::Reused(name.clone(), value.clone()),
     };
     let before = metrics_text(t).await;
-    let me = load::run(runtime, spec(t, "/v1/me", credential.clone(), plan)).await;
+    let (healthz, healthz_rps, me, me_rps) = interleaved(t, plan, runtime, &credential).await;
     let after = metrics_text(t).await;
+    step(format!("{}: GET /v1/me done", mode.title()));
     if let (Some(b), Some(a)) = (before, after)
         && me.ok > 0
     {
@@ -388,6 +458,8 @@ pub async fn column(
             Some((store_round_trips(&a) - store_round_trips(&b)).max(0.0) / me.ok as f64);
     }
     record_load(&mut c, &me, &healthz, t.local.is_some());
+    c.rps = Some(me_rps);
+    c.healthz_rps = Some(healthz_rps);
 
     if targets.len() > 1 {
         step(format!("{}: all instances", mode.title()));
@@ -765,6 +837,14 @@ mod tests {
     fn store_round_trips_sum_every_series() {
         let text = "# TYPE x histogram\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"read\"} 5\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"write\"} 2\ntessera_store_duration_seconds_sum 0.1\n";
         assert_eq!(store_round_trips(text), 7.0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0]), 3.0);
+        assert_eq!(median(&[9.0, 1.0, 5.0]), 5.0);
+        assert_eq!(median(&[4.0, 1.0, 100.0, 2.0]), 3.0);
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub struct BenchArgs {
     /// A first look in under 30 s: short loads, fewer repetitions.
     #[arg(long)]
     pub quick: bool,
-    /// Length of each load (default 5s, 1s with --quick).
+    /// Time per column for each of GET /healthz and GET /v1/me, run as 10 alternating pairs
+    /// of short loads (default 5s, 1s with --quick).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
     /// Concurrent connections per load.
@@ -78,6 +79,10 @@ impl BenchArgs {
             } else {
                 Duration::from_secs(5)
             }),
+            // Short alternating runs: a neighbour's load lands on both sides of the ratio.
+            rounds: 10,
+            // 100k sessions take about 20 s of SQLite inserts: --quick creates 10k and scales.
+            state_sessions: if self.quick { 10_000 } else { 100_000 },
             rate: self.rate,
             fresh_tokens: self.fresh_tokens,
             revocations: if self.quick { 5 } else { 20 },
@@ -186,6 +191,9 @@ async fn measure_all(
     let started = tessera_core::Timestamp::now();
     // Which servers: one in-process server per algorithm, or the deployment's instances.
     if args.urls.is_empty() {
+        // The four servers start at once (key generation and store setup overlap), in table
+        // order.
+        let mut starting = Vec::new();
         for (alg, modes) in [
             (
                 "EdDSA",
@@ -200,8 +208,13 @@ async fn measure_all(
             ("ES256", vec![Mode::JwtEs256]),
             ("RS256", vec![Mode::JwtRs256]),
         ] {
-            let t = Target::start_local(alg)
+            starting.push((alg, modes, tokio::spawn(Target::start_local(alg))));
+        }
+        for (alg, modes, task) in starting {
+            let t = task
                 .await
+                .map_err(|e| anyhow!("{e}"))
+                .and_then(|r| r)
                 .with_context(|| format!("cannot start an in-process {alg} server"))?;
             run.groups.push((modes, vec![t], None));
         }
@@ -254,8 +267,11 @@ async fn measure_all(
         .iter()
         .find(|(m, t, _)| t[0].local.is_some() && m.contains(&Mode::SessionCookie))
     {
-        step("state: 100k sessions in the store".into());
-        let (m10, m100, s10, s100) = measure::state(&targets[0], user, 100_000).await?;
+        step(format!(
+            "state: {}k sessions in the store",
+            plan.state_sessions / 1000
+        ));
+        let (m10, m100, s10, s100) = measure::state(&targets[0], user, plan.state_sessions).await?;
         for c in columns.iter_mut() {
             match c.mode {
                 Some(Mode::SessionCookie | Mode::SessionBearer) => {
@@ -296,6 +312,11 @@ async fn measure_all(
             fresh_tokens: plan.fresh_tokens,
             usage_rate_per_s: plan.usage_rate,
             access_ttl_s: access_ttl,
+            state_sessions: if args.urls.is_empty() {
+                plan.state_sessions as u64
+            } else {
+                0
+            },
         },
         columns,
     })

@@ -171,6 +171,9 @@ pub struct RunInfo {
     pub usage_rate_per_s: f64,
     /// The configured access-token lifetime the hybrid refreshes at, s.
     pub access_ttl_s: f64,
+    /// Live sessions the state row created (the per-100k figures are scaled from 10k when it
+    /// is 10 000); 0 when not measured.
+    pub state_sessions: u64,
 }
 
 /// A whole run.

@@ -182,6 +182,11 @@ pub fn rows(report: &Report) -> Vec<Row> {
     };
     let rate = report.run.usage_rate_per_s;
     let load = &report.run.load;
+    let scaled = if (1..100_000).contains(&report.run.state_sessions) {
+        format!(" (scaled from {}k)", report.run.state_sessions / 1000)
+    } else {
+        String::new()
+    };
     let mut rows = vec![
         b.numeric("bandwidth.credential", "Bandwidth", "credential header per request (B)", |c| c.credential_bytes.map(|v| v as f64), |v| format!("{v:.0}"), spread(" B", true)),
         b.numeric("bandwidth.login", "Bandwidth", "login response (B)", |c| c.login_response_bytes.map(|v| v as f64), |v| format!("{v:.0}"), spread(" B", true)),
@@ -222,9 +227,9 @@ pub fn rows(report: &Report) -> Vec<Row> {
         b.text("cross_domain.sent", "Cross-domain", "sent by the browser cross-site", |c| c.cross_site.clone(), "only the cookie travels by itself, and SameSite=Lax keeps it off cross-site requests but top-level navigations"),
         b.text("cross_domain.cors", "Cross-domain", "CORS a cross-origin app needs", |c| c.cors.clone(), "every mode needs the app's origin in allowed_origins"),
         b.numeric("state.memory_10k", "State", "server memory per 10k live sessions", |c| c.memory_per_10k.map(|v| v as f64), fmt_bytes, |_| "JWTs keep nothing per token; sessions cost memory in the cache".into()),
-        b.numeric("state.memory_100k", "State", "server memory per 100k live sessions", |c| c.memory_per_100k.map(|v| v as f64), fmt_bytes, |_| "the cache holds at most 100k sessions".into()),
+        b.numeric("state.memory_100k", "State", &format!("server memory per 100k live sessions{scaled}"), |c| c.memory_per_100k.map(|v| v as f64), fmt_bytes, |_| "the cache holds at most 100k sessions".into()),
         b.numeric("state.store_10k", "State", "store bytes per 10k live sessions", |c| c.store_per_10k.map(|v| v as f64), fmt_bytes, |_| "one row per session".into()),
-        b.numeric("state.store_100k", "State", "store bytes per 100k live sessions", |c| c.store_per_100k.map(|v| v as f64), fmt_bytes, |_| "grows linearly".into()),
+        b.numeric("state.store_100k", "State", &format!("store bytes per 100k live sessions{scaled}"), |c| c.store_per_100k.map(|v| v as f64), fmt_bytes, |_| "grows linearly".into()),
         b.numeric("state.logins", "State", "logins/s during a login burst", |c| c.logins_per_s, fmt_num, |p| format!("Argon2id bounds logins to about {} /s", fmt_num(highest(p).1))),
         b.numeric("state.burst_p99", "State", "p99 of verified requests during it (ms)", |c| c.burst_p99_ms, fmt_num, spread(" ms", true)),
     ];
