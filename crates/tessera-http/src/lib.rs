@@ -10,6 +10,7 @@ pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod state;
 
@@ -57,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/users/{id}/sessions", get(admin::user_sessions))
         .route("/v1/admin/users/{id}/revoke", post(admin::revoke_user))
         .route("/v1/admin/users/{id}/roles", put(admin::set_roles))
+        // Tessera's own HTML pages (`/`, `/login`, `/account`...): not API, not in /openapi.json.
+        .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
