@@ -229,6 +229,8 @@ impl RunningServer {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.background.abort();
         self.follower.abort();
+        // Revocation feeds never end by themselves: end them, or the shutdown would wait on them.
+        self.auth.revocation_events().close();
         let _ = self.shutdown.send(true);
         self.serve.await??;
         Ok(())

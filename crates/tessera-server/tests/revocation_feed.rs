@@ -304,3 +304,19 @@ async fn on_shared_stores_a_revocation_on_instance_a_reaches_the_feed_of_instanc
     assert_eq!(ready.data["snapshot"], true);
     assert!(snapshot.iter().any(|e| e.data["id"] == claims["jti"]));
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_open_feeds_instead_of_waiting_on_them() {
+    let mut s = server().await;
+    let mut feed = Feed::open(&s.url, APP_KEY, None).await;
+    feed.until_ready().await;
+    let running = s.server.take().expect("running");
+    tokio::time::timeout(Duration::from_secs(5), running.shutdown())
+        .await
+        .expect("the shutdown waited on an open feed")
+        .expect("the server shuts down");
+    assert!(
+        feed.next_within(Duration::from_secs(2)).await.is_none(),
+        "the feed ended with the server"
+    );
+}

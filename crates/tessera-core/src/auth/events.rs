@@ -31,6 +31,8 @@ pub struct RevocationEvents {
     epoch: String,
     sender: broadcast::Sender<RevocationEvent>,
     recent: Mutex<Recent>,
+    /// Turned true when the server shuts down: every subscriber's stream ends then.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl RevocationEvents {
@@ -46,6 +48,21 @@ impl RevocationEvents {
                 last_seq: 0,
                 events: VecDeque::with_capacity(RECENT_EVENTS),
             }),
+            closing: tokio::sync::watch::Sender::new(false),
+        }
+    }
+
+    /// Ends every subscriber's stream: called when the server shuts down, since a stream that
+    /// never ends would keep its connection, and the graceful shutdown, waiting forever.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`Self::close`] has been called.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
         }
     }
 

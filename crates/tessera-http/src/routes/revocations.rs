@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use futures_util::stream::{self, Stream};
 use tessera_core::auth::RevocationEvent;
 use tessera_core::store::{Revocation, RevokedKind};
@@ -44,6 +45,7 @@ pub async fn feed(State(state): State<AppState>, _: AppKey, headers: HeaderMap) 
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::trim);
+    let closed = state.auth().revocation_events().closed();
     let resumed = last_event_id.and_then(|id| state.auth().revocation_events().resume(id));
     let feed = match resumed {
         Some((receiver, missed)) => {
@@ -71,7 +73,7 @@ pub async fn feed(State(state): State<AppState>, _: AppKey, headers: HeaderMap) 
             }
         }
     };
-    Ok(Sse::new(events(feed))
+    Ok(Sse::new(events(feed).take_until(closed))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
         .into_response())
 }
