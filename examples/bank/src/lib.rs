@@ -31,9 +31,22 @@ pub const COOKIE: &str = "__Host-bank-sid";
 const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
+/// How requests prove who is calling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// The bank's own cookie holding a Tessera session token, checked by introspection.
+    Session,
+    /// Behind nginx `auth_request` (`deploy/nginx/auth-request.conf`): only the JWT Tessera's
+    /// forward auth minted (`X-Auth-Token`, audience `upstream`), verified locally. Logging in,
+    /// devices and logging out are Tessera's own pages on the same origin.
+    ForwardAuth,
+}
+
 /// How the bank reaches Tessera.
 #[derive(Clone, Debug)]
 pub struct BankConfig {
+    /// How requests are authenticated.
+    pub protection: Protection,
     /// Tessera's base URL, e.g. `http://127.0.0.1:8080`.
     pub tessera_url: String,
     /// One of Tessera's `apps.keys`: grants the revocation feed and introspection.
@@ -116,6 +129,11 @@ pub fn seed() -> Vec<Account> {
 
 #[derive(Clone)]
 struct AppState {
+    /// User id to username, learnt once per user by introspecting a verified JWT (which
+    /// carries only the id): the seed data is keyed by username.
+    usernames: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    app_key: String,
+    protection: Protection,
     guard: Guard,
     http: reqwest::Client,
     tessera: String,
@@ -127,13 +145,19 @@ struct AppState {
 /// # Errors
 /// The guard cannot reach Tessera.
 pub async fn app(config: BankConfig) -> Result<Router, GuardError> {
-    let guard = Guard::builder(&config.tessera_url)
-        .app_key(&config.app_key)
-        .cookie_name(COOKIE)
-        .sources(&[Source::Cookie])
-        .build()
-        .await?;
+    let builder = Guard::builder(&config.tessera_url).app_key(&config.app_key);
+    let guard = match config.protection {
+        Protection::Session => builder.cookie_name(COOKIE).sources(&[Source::Cookie]),
+        Protection::ForwardAuth => builder
+            .forward_auth("upstream")
+            .sources(&[Source::ForwardAuth]),
+    }
+    .build()
+    .await?;
     let state = AppState {
+        usernames: Arc::default(),
+        app_key: config.app_key.clone(),
+        protection: config.protection,
         guard,
         http: reqwest::Client::new(),
         tessera: config.tessera_url.trim_end_matches('/').to_owned(),
@@ -261,17 +285,27 @@ struct Visitor {
 /// Who is there, per the guard; a response (to the login page, a 503) otherwise.
 #[allow(clippy::result_large_err)]
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Visitor, Response> {
-    let Some(token) = read_cookie(headers).map(str::to_owned) else {
-        return Err(see_other("/login"));
+    let token = match state.protection {
+        Protection::Session => match read_cookie(headers) {
+            Some(token) => token.to_owned(),
+            None => return Err(see_other("/login")),
+        },
+        // No token of the bank's own: its forms are Tessera's pages.
+        Protection::ForwardAuth => String::new(),
     };
     match state.guard.authenticate(headers).await {
-        Ok(user) => Ok(Visitor {
-            username: user.username.unwrap_or_default(),
-            token,
-        }),
+        Ok(user) => {
+            let username = match user.username {
+                Some(name) => name,
+                None => username_of(state, &user.id, headers).await?,
+            };
+            Ok(Visitor { username, token })
+        }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             let mut r = see_other("/login?m=expired");
-            r.headers_mut().append(header::SET_COOKIE, clear_cookie());
+            if state.protection == Protection::Session {
+                r.headers_mut().append(header::SET_COOKIE, clear_cookie());
+            }
             Err(r)
         }
         Err(e) => {
@@ -283,6 +317,56 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Visitor, Res
                 "/accounts",
             ))
         }
+    }
+}
+
+/// Tessera's session cookie, seen by the bank behind nginx (same origin).
+const TESSERA_COOKIE: &str = "__Host-sid";
+
+/// The username of the user `id` whose JWT (already verified by the guard) is in
+/// `X-Auth-Token`: from the cache, else from Tessera's introspection with the app key.
+#[allow(clippy::result_large_err)]
+async fn username_of(state: &AppState, id: &str, headers: &HeaderMap) -> Result<String, Response> {
+    if let Some(name) = state.usernames.lock().ok().and_then(|m| m.get(id).cloned()) {
+        return Ok(name);
+    }
+    let unavailable = || {
+        message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            "The bank cannot check your session right now.",
+            "/accounts",
+        )
+    };
+    // The minted JWT's audience is the upstream's, not Tessera's, so Tessera does not
+    // introspect it; the session it was minted from (Tessera's cookie, which nginx passes on)
+    // names the user, and counts only when its `sub` is the JWT's.
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == TESSERA_COOKIE)
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let reply = state
+        .http
+        .post(format!("{}/v1/tokens/introspect", state.tessera))
+        .bearer_auth(&state.app_key)
+        .json(&serde_json::json!({ "token": token }))
+        .send()
+        .await
+        .map_err(|_| unavailable())?;
+    let body: serde_json::Value = reply.json().await.map_err(|_| unavailable())?;
+    match (body["sub"].as_str(), body["username"].as_str()) {
+        (Some(sub), Some(name)) if sub == id => {
+            if let Ok(mut m) = state.usernames.lock() {
+                m.insert(id.to_owned(), name.to_owned());
+            }
+            Ok(name.to_owned())
+        }
+        _ => Err(see_other("/login?m=expired")),
     }
 }
 
@@ -475,6 +559,7 @@ async fn accounts_page(State(state): State<AppState>, headers: HeaderMap) -> Res
         "accounts.html",
         minijinja::context! {
             user => visitor.username, accounts => own, csrf_token => csrf_token(&visitor.token),
+            forward_auth => state.protection == Protection::ForwardAuth,
         },
     )
 }
@@ -551,6 +636,10 @@ async fn devices_page(State(state): State<AppState>, headers: HeaderMap) -> Resp
         Ok(v) => v,
         Err(r) => return r,
     };
+    if state.protection == Protection::ForwardAuth {
+        // Behind nginx, Tessera's account page on this origin lists and ends the sessions.
+        return see_other("/account");
+    }
     let reply = state
         .http
         .get(format!("{}/v1/sessions", state.tessera))

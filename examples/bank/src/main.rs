@@ -1,6 +1,7 @@
 //! `bank`: serves the banking site on `BANK_LISTEN` (default `127.0.0.1:3000`), protected by
 //! the Tessera at `BANK_TESSERA_URL` (default `http://127.0.0.1:8080`) with the app key
-//! `BANK_APP_KEY` (one of that Tessera's `apps.keys`).
+//! `BANK_APP_KEY` (one of that Tessera's `apps.keys`); `BANK_PROTECTION` is `session` (the
+//! default) or `forward-auth` (behind nginx `auth_request`).
 
 use std::process::ExitCode;
 
@@ -13,7 +14,16 @@ async fn main() -> ExitCode {
         eprintln!("bank: set BANK_APP_KEY to one of Tessera's apps.keys");
         return ExitCode::FAILURE;
     };
+    let protection = match var("BANK_PROTECTION", "session").as_str() {
+        "session" => bank::Protection::Session,
+        "forward-auth" => bank::Protection::ForwardAuth,
+        other => {
+            eprintln!("bank: BANK_PROTECTION must be session or forward-auth, not {other}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = bank::BankConfig {
+        protection,
         tessera_url: var("BANK_TESSERA_URL", "http://127.0.0.1:8080"),
         app_key,
     };

@@ -49,6 +49,7 @@ impl Site {
             assert_eq!(r.status().as_u16(), 201);
         }
         let app = bank::app(bank::BankConfig {
+            protection: bank::Protection::Session,
             tessera_url: tessera.clone(),
             app_key: APP_KEY.into(),
         })
