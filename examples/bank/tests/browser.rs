@@ -32,7 +32,7 @@ impl Site {
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
-        let config = tessera_server::Config::load(None, env.into_iter(), &overrides).unwrap();
+        let config = tessera_server::Config::load(None, env, &overrides).unwrap();
         let clock =
             tessera_core::ManualClock::new(tessera_core::Timestamp::from_secs(1_800_000_000));
         let server = tessera_server::RunningServer::start(&config, Arc::new(clock.clone()))

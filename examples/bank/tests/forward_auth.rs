@@ -32,7 +32,7 @@ async fn bank_behind_nginx_auth_request_passes_the_journey_and_refuses_forged_an
         data_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
-    let config = tessera_server::Config::load(None, env.into_iter(), &overrides).unwrap();
+    let config = tessera_server::Config::load(None, env, &overrides).unwrap();
     let server = tessera_server::RunningServer::start(&config, Arc::new(tessera_core::SystemClock))
         .await
         .unwrap();

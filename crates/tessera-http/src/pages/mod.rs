@@ -244,6 +244,7 @@ fn form(headers: &HeaderMap, body: &Bytes, back: &str) -> Result<FormFields, Res
 /// form post. So `Sec-Fetch-Site`, when sent, must be `same-origin` (a page on another port of
 /// the same host is `same-site`: refused), and `Origin: null` passes only with it. Requests
 /// with neither header (not a browser) pass here; a signed-in post still needs its token.
+#[allow(clippy::result_large_err)]
 fn check_page_post(headers: &HeaderMap, state: &AppState) -> Result<(), Response> {
     let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
     if fetch_site.is_some_and(|v| !v.eq_ignore_ascii_case(b"same-origin")) {
