@@ -40,7 +40,12 @@ pub enum Protection {
     /// forward auth minted (`X-Auth-Token`, audience `upstream`), verified locally. Logging in,
     /// devices and logging out are Tessera's own pages on the same origin.
     ForwardAuth,
+    /// A JSON API for mobile-style clients: only `Authorization: Bearer <JWT>` (hybrid tokens
+    /// from `/v1/tokens/exchange`, or `/v1/tokens`), verified locally; see [`client`].
+    Jwt,
 }
+
+pub mod client;
 
 /// How the bank reaches Tessera.
 #[derive(Clone, Debug)]
@@ -151,6 +156,7 @@ pub async fn app(config: BankConfig) -> Result<Router, GuardError> {
         Protection::ForwardAuth => builder
             .forward_auth("upstream")
             .sources(&[Source::ForwardAuth]),
+        Protection::Jwt => builder.sources(&[Source::Bearer]),
     }
     .build()
     .await?;
@@ -173,6 +179,8 @@ pub async fn app(config: BankConfig) -> Result<Router, GuardError> {
         .route("/devices/logout-everywhere", post(logout_everywhere))
         .route("/logout", post(logout))
         .route("/assets/bank.css", get(stylesheet))
+        .route("/api/accounts", get(api_accounts))
+        .route("/api/accounts/{id}", get(api_account))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(state))
@@ -290,14 +298,14 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Visitor, Res
             Some(token) => token.to_owned(),
             None => return Err(see_other("/login")),
         },
-        // No token of the bank's own: its forms are Tessera's pages.
-        Protection::ForwardAuth => String::new(),
+        // No token of the bank's own: its forms are Tessera's pages, or there are none.
+        Protection::ForwardAuth | Protection::Jwt => String::new(),
     };
     match state.guard.authenticate(headers).await {
         Ok(user) => {
             let username = match user.username {
                 Some(name) => name,
-                None => username_of(state, &user.id, headers).await?,
+                None => username_of(state, &user.id, tessera_cookie(headers)).await?,
             };
             Ok(Visitor { username, token })
         }
@@ -323,10 +331,24 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Visitor, Res
 /// Tessera's session cookie, seen by the bank behind nginx (same origin).
 const TESSERA_COOKIE: &str = "__Host-sid";
 
+/// The minted JWT's audience is the upstream's, not Tessera's, so Tessera does not introspect
+/// it; the session it was minted from (Tessera's cookie, which nginx passes on) names the
+/// user, and counts only when its `sub` is the JWT's.
+fn tessera_cookie(headers: &HeaderMap) -> &str {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == TESSERA_COOKIE)
+        .map_or("", |(_, v)| v)
+}
+
 /// The username of the user `id` whose JWT (already verified by the guard) is in
 /// `X-Auth-Token`: from the cache, else from Tessera's introspection with the app key.
 #[allow(clippy::result_large_err)]
-async fn username_of(state: &AppState, id: &str, headers: &HeaderMap) -> Result<String, Response> {
+async fn username_of(state: &AppState, id: &str, token: &str) -> Result<String, Response> {
     if let Some(name) = state.usernames.lock().ok().and_then(|m| m.get(id).cloned()) {
         return Ok(name);
     }
@@ -338,18 +360,6 @@ async fn username_of(state: &AppState, id: &str, headers: &HeaderMap) -> Result<
             "/accounts",
         )
     };
-    // The minted JWT's audience is the upstream's, not Tessera's, so Tessera does not
-    // introspect it; the session it was minted from (Tessera's cookie, which nginx passes on)
-    // names the user, and counts only when its `sub` is the JWT's.
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == TESSERA_COOKIE)
-        .map(|(_, v)| v)
-        .unwrap_or_default();
     let reply = state
         .http
         .post(format!("{}/v1/tokens/introspect", state.tessera))
@@ -785,4 +795,70 @@ async fn not_found() -> Response {
         "There is no such page.",
         "/accounts",
     )
+}
+
+/// A JSON problem for the API variant.
+fn problem(status: StatusCode, code: &str) -> Response {
+    let mut r = (
+        status,
+        serde_json::json!({"status": status.as_u16(), "code": code}).to_string(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// The API's caller's username: a JWT the guard verified (locally, revocations from the
+/// feed), its user named once by Tessera's introspection of that same token.
+async fn api_owner(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    if state.protection != Protection::Jwt {
+        return Err(problem(StatusCode::NOT_FOUND, "not_found"));
+    }
+    let user = state
+        .guard
+        .authenticate(headers)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    username_of(state, &user.id, bearer)
+        .await
+        .map_err(|_| problem(StatusCode::UNAUTHORIZED, "invalid_token"))
+}
+
+fn owned<'a>(state: &'a AppState, username: &str) -> Vec<&'a Account> {
+    state
+        .accounts
+        .iter()
+        .filter(|a| a.owner == username)
+        .collect()
+}
+
+async fn api_accounts(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match api_owner(&state, &headers).await {
+        Ok(id) => axum::Json(serde_json::json!({ "accounts": owned(&state, &id) })).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn api_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let user = match api_owner(&state, &headers).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let id = id.map(|Path(id)| id).unwrap_or_default();
+    match owned(&state, &user).into_iter().find(|a| a.id == id) {
+        Some(a) => axum::Json(a).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "not_found"),
+    }
 }

@@ -17,8 +17,9 @@ async fn main() -> ExitCode {
     let protection = match var("BANK_PROTECTION", "session").as_str() {
         "session" => bank::Protection::Session,
         "forward-auth" => bank::Protection::ForwardAuth,
+        "jwt" => bank::Protection::Jwt,
         other => {
-            eprintln!("bank: BANK_PROTECTION must be session or forward-auth, not {other}");
+            eprintln!("bank: BANK_PROTECTION must be session, forward-auth or jwt, not {other}");
             return ExitCode::FAILURE;
         }
     };
