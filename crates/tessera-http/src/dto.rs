@@ -162,8 +162,9 @@ pub struct RegisterRequest {
     /// Username: 1 to 64 characters of `[A-Za-z0-9._@-]`.
     #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     pub username: String,
-    /// Password: 8 to 1024 bytes of UTF-8.
-    #[schema(min_length = 8, max_length = 1024)]
+    /// Password: 8 to 1024 bytes of UTF-8. JSON Schema counts characters, not bytes: 2 is the
+    /// fewest characters 8 bytes can be, so the document never calls a valid password too short.
+    #[schema(min_length = 2, max_length = 1024)]
     pub password: String,
 }
 
@@ -194,8 +195,9 @@ pub struct PasswordChangeRequest {
     /// The password now: 1 to 1024 bytes.
     #[schema(min_length = 1, max_length = 1024)]
     pub current_password: String,
-    /// The password from now on: 8 to 1024 bytes of UTF-8.
-    #[schema(min_length = 8, max_length = 1024)]
+    /// The password from now on: 8 to 1024 bytes of UTF-8 (at least 2 characters, as for
+    /// signup).
+    #[schema(min_length = 2, max_length = 1024)]
     pub new_password: String,
 }
 

@@ -117,6 +117,9 @@ async fn schemathesis_finds_nothing_against_openapi_json() {
     st.args(["-m", "schemathesis.cli", "run"])
         .arg(format!("{url}/openapi.json"))
         .args(["--checks", "all"])
+        // The revocation feed is a stream that never ends (tests/revocation_feed.rs covers it):
+        // every generated request to it would only wait out its timeout.
+        .args(["--exclude-path", "/v1/revocations"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         .args(["--max-examples", "5", "--workers", "2"])
         .args(["--request-timeout", "10"])
@@ -164,8 +167,9 @@ async fn schemathesis_finds_nothing_against_openapi_json() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("Tested: "))
         .expect("a Tested line");
-    let all = selected.split('/').nth(1).unwrap_or("?");
-    assert_eq!(tested, all, "every operation tested:\n{report}");
+    // Every operation but the excluded feed: "Selected: 22/23".
+    let chosen = selected.split('/').next().unwrap_or("?").trim();
+    assert_eq!(tested, chosen, "every selected operation tested:\n{report}");
     assert!(report.contains(" generated"), "{report}");
 }
 
@@ -186,7 +190,7 @@ async fn username_and_password_constraints_are_in_the_document() {
     let s = TestServer::start(&[]).await;
     let doc = schemas(&s).await;
     for (schema, min_password) in [
-        ("RegisterRequest", 8),
+        ("RegisterRequest", 2),
         ("LoginRequest", 1),
         ("TokenRequest", 1),
     ] {
@@ -200,7 +204,7 @@ async fn username_and_password_constraints_are_in_the_document() {
     }
     let change = &doc["PasswordChangeRequest"]["properties"];
     assert_eq!(change["current_password"]["minLength"], 1);
-    assert_eq!(change["new_password"]["minLength"], 8);
+    assert_eq!(change["new_password"]["minLength"], 2);
     assert_eq!(change["new_password"]["maxLength"], 1024);
 
     for path in ["/v1/users", "/v1/sessions", "/v1/tokens"] {

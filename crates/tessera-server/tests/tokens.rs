@@ -358,7 +358,7 @@ async fn introspection_needs_the_admin_key() {
         .await;
     assert_eq!(
         r.body,
-        json!({"active": true, "sub": user["id"], "username": "alice", "roles": [], "exp": 1_800_000_600, "iat": 1_800_000_000, "token_type": "access_token"})
+        json!({"active": true, "sub": user["id"], "username": "alice", "roles": [], "exp": 1_800_000_600, "iat": 1_800_000_000, "token_type": "access_token", "sid": parts(t["access_token"].as_str().unwrap()).1["sid"]})
     );
     let r = admin
         .post(

@@ -17,9 +17,11 @@ pub(super) async fn load_ring(
     now: Timestamp,
 ) -> Result<KeyRing, AuthError> {
     if keys.signing_keys().await?.is_empty() {
-        // Nobody can have cached a JWKS of an empty store: the first key signs at once.
-        keys.insert_first_signing_key(&generate_key(policy.algorithm, now))
-            .await?;
+        // Nobody can have cached a JWKS of an empty store: the first key signs at once, and for
+        // every instance, also one whose clock is a little behind the one that made it.
+        let mut first = generate_key(policy.algorithm, now);
+        first.activates_at = Timestamp::from_millis(0);
+        keys.insert_first_signing_key(&first).await?;
     }
     build_ring(keys, policy, now).await
 }
