@@ -230,11 +230,12 @@ async fn touches_from_clocks_that_disagree_never_move_anything_back() {
         .unwrap();
     assert_eq!(stored.last_seen_at, ahead.last_seen_at);
     assert_eq!(stored.idle_expires_at, ahead.idle_expires_at);
-    // By A's clock the kept deadline is 30 min 10 s away: the TTL grows, it never shrinks.
+    // A's touch changed nothing, the TTL included: it only ran down meanwhile (a touch that
+    // set it by A's clock from A's own deadline would have cut 10 s off it).
     let after_behind = ttl(raw.clone(), key.clone()).await;
     assert!(
-        after_behind >= after_ahead,
-        "{after_behind} >= {after_ahead}"
+        after_behind > after_ahead - 1000 && after_behind <= after_ahead,
+        "{after_behind} within 1 s below {after_ahead}"
     );
 
     // The index is scored by the later deadline too.
