@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tessera_core::store::{Health, StoreError, StoreResult, Stores};
+use tessera_core::store::{AllHealthy, Health, StoreError, StoreResult, Stores};
 
 pub use error::ConnectError;
 
@@ -144,7 +144,7 @@ impl RedisStore {
     /// ```
     pub fn stores_over(self, base: Stores) -> Stores {
         let shared = Arc::new(self);
-        let health = Arc::new(AllHealthy([shared.clone(), base.health.clone()]));
+        let health = Arc::new(AllHealthy(vec![shared.clone(), base.health.clone()]));
         Stores {
             sessions: shared.clone(),
             revocations: shared.clone(),
@@ -153,19 +153,6 @@ impl RedisStore {
             health,
             ..base
         }
-    }
-}
-
-/// Ready when every part is.
-struct AllHealthy<const N: usize>([Arc<dyn Health>; N]);
-
-#[async_trait]
-impl<const N: usize> Health for AllHealthy<N> {
-    async fn ping(&self) -> StoreResult<()> {
-        for part in &self.0 {
-            part.ping().await?;
-        }
-        Ok(())
     }
 }
 
