@@ -38,20 +38,27 @@ const REDIS_NAMESPACE: &str = "tessera";
 
 /// Opens the stores `config` names, with the read caches in front of them: the shared
 /// deployment (Redis and PostgreSQL, caches kept exact by the change feed) when both URLs are
-/// set, else the embedded store in the data dir (caches trusted for [`CACHE_MAX_AGE`]).
+/// set, else the embedded store in the data dir (caches trusted for [`CACHE_MAX_AGE`] of
+/// `clock`).
 ///
 /// # Errors
 /// When a store cannot be opened or reached.
-pub async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+pub async fn open_stores(config: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<Stores> {
     let (mut stores, max_age) = match (&config.redis_url, &config.database_url) {
         (Some(redis), Some(database)) => (shared_stores(redis, database).await?, None),
         _ => (embedded_stores(config)?, Some(CACHE_MAX_AGE)),
     };
-    stores.users = Arc::new(CachedUserStore::new(stores.users, CACHE_CAPACITY, max_age));
+    stores.users = Arc::new(CachedUserStore::new(
+        stores.users,
+        CACHE_CAPACITY,
+        max_age,
+        Arc::clone(clock),
+    ));
     stores.sessions = Arc::new(CachedSessionStore::new(
         stores.sessions,
         CACHE_CAPACITY,
         max_age,
+        Arc::clone(clock),
     ));
     Ok(stores)
 }
@@ -191,7 +198,7 @@ impl RunningServer {
     /// # Errors
     /// When the store cannot be opened or the address cannot be bound.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let stores = open_stores(config).await?;
+        let stores = open_stores(config, &clock).await?;
         let auth = Arc::new(auth_service(config, stores, clock).await?);
         if auth.ensure_configured_algorithm().await? {
             tracing::info!(algorithm = %config.token.algorithm, "rotated to a signing key of the configured algorithm");

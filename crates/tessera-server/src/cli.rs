@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use tessera_core::SystemClock;
+use tessera_core::{Clock, SystemClock};
 use tessera_core::auth::{Auth, AuthError};
 
 use crate::app::{RunningServer, auth_service, open_stores};
@@ -221,8 +221,9 @@ async fn shutdown_signal() {
 
 async fn offline_auth(args: &ConfigArgs) -> anyhow::Result<Auth> {
     let config = load_config(args, Overrides::default())?;
-    let stores = open_stores(&config).await?;
-    auth_service(&config, stores, Arc::new(SystemClock)).await
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let stores = open_stores(&config, &clock).await?;
+    auth_service(&config, stores, clock).await
 }
 
 async fn user(command: UserCommand) -> anyhow::Result<()> {

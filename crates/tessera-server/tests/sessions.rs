@@ -546,3 +546,42 @@ async fn session_max_per_user_is_off_by_default() {
     }
     assert_eq!(listed_ids(&s.url, &tokens[0]).await.len(), 6);
 }
+
+/// On the embedded store, writes by another process on the same database (the operator's CLI)
+/// reach the running server's user and session caches after their max age, counted on the
+/// server's injected clock: not before, and without waiting in real time.
+#[tokio::test]
+async fn cached_users_and_sessions_are_read_again_after_their_max_age_on_the_clock() {
+    let s = TestServer::start(&[]).await;
+    s.register("alice").await;
+    let mut c = Client::with_bearer(&s.url, &s.bearer_login("alice").await);
+    assert_eq!(c.get("/v1/me").await.body["roles"], json!([]));
+
+    let other = tessera_store_sqlite::SqliteStore::open(s.dir.path())
+        .expect("a second handle on the data dir")
+        .stores();
+    let alice = other
+        .users
+        .user_by_name("alice")
+        .await
+        .expect("read")
+        .expect("alice exists");
+    other
+        .users
+        .set_roles(alice.id, &["teller".to_owned()])
+        .await
+        .expect("roles set");
+    assert_eq!(c.get("/v1/me").await.body["roles"], json!([]), "cached");
+    s.advance(2);
+    assert_eq!(c.get("/v1/me").await.body["roles"], json!(["teller"]));
+
+    let ended = other
+        .sessions
+        .delete_sessions_of_user(alice.id, None)
+        .await
+        .expect("sessions deleted");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(c.get("/v1/me").await.status, StatusCode::OK, "cached");
+    s.advance(2);
+    c.get("/v1/me").await.assert_problem(401, "unauthenticated");
+}

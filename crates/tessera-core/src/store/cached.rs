@@ -9,7 +9,7 @@
 //! [`Generation`]: super::generation::Generation
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
@@ -17,28 +17,34 @@ use quick_cache::sync::Cache;
 use super::coherence::Trust;
 use super::{Change, Coherent, SessionStore, StoreResult};
 use crate::session::SessionRecord;
-use crate::{SessionId, Timestamp, TokenDigest, UserId};
+use crate::{Clock, SessionId, Timestamp, TokenDigest, UserId};
 
 /// Caches up to `capacity` live sessions by token digest in front of `backend`.
 pub struct CachedSessionStore {
-    cache: Cache<TokenDigest, (Arc<SessionRecord>, Instant)>,
+    cache: Cache<TokenDigest, (Arc<SessionRecord>, Timestamp)>,
     backend: Arc<dyn SessionStore>,
     trust: Trust,
 }
 
 impl CachedSessionStore {
     /// A cache of at most `capacity` sessions in front of `backend`. Each entry is trusted for
-    /// `max_age` before it is read again; `None` when a change feed keeps the cache exact.
-    pub fn new(backend: Arc<dyn SessionStore>, capacity: usize, max_age: Option<Duration>) -> Self {
+    /// `max_age` by `clock` before it is read again; `None` when a change feed keeps the cache
+    /// exact.
+    pub fn new(
+        backend: Arc<dyn SessionStore>,
+        capacity: usize,
+        max_age: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             cache: Cache::new(capacity.max(1)),
             backend,
-            trust: Trust::new(max_age),
+            trust: Trust::new(max_age, clock),
         }
     }
 
     /// Caches `session`, read or touched under generation `seen`, as fresh from `cached_at`.
-    fn remember(&self, seen: u64, session: Arc<SessionRecord>, cached_at: Instant) {
+    fn remember(&self, seen: u64, session: Arc<SessionRecord>, cached_at: Timestamp) {
         if self.trust.may_keep() {
             self.trust
                 .changes
@@ -58,7 +64,7 @@ impl SessionStore for CachedSessionStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
         let seen = self.trust.changes.current();
         self.backend.create_session(session).await?;
-        self.remember(seen, Arc::new(session.clone()), Instant::now());
+        self.remember(seen, Arc::new(session.clone()), self.trust.now());
         Ok(())
     }
 
@@ -77,7 +83,7 @@ impl SessionStore for CachedSessionStore {
         let seen = self.trust.changes.current();
         let loaded = self.backend.session_by_digest(digest, now).await?;
         match &loaded {
-            Some(session) => self.remember(seen, Arc::clone(session), Instant::now()),
+            Some(session) => self.remember(seen, Arc::clone(session), self.trust.now()),
             None => {
                 self.cache.remove(digest);
             }

@@ -2,14 +2,14 @@
 //! authenticating a request needs no store round trip for its user.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use quick_cache::sync::Cache;
 
 use super::coherence::Trust;
 use super::{Change, Coherent, StoreResult, UserStore};
-use crate::UserId;
+use crate::{Clock, Timestamp, UserId};
 use crate::user::User;
 
 /// Caches up to `capacity` users by id in front of `backend`. Exact for this process's own
@@ -19,19 +19,25 @@ use crate::user::User;
 /// With a change feed an entry keeps answering however old it is, so session and JWT checks
 /// go on while the durable store is down.
 pub struct CachedUserStore {
-    cache: Cache<UserId, (Arc<User>, Instant)>,
+    cache: Cache<UserId, (Arc<User>, Timestamp)>,
     backend: Arc<dyn UserStore>,
     trust: Trust,
 }
 
 impl CachedUserStore {
     /// A cache of at most `capacity` users in front of `backend`. Each entry is trusted for
-    /// `max_age` before it is read again; `None` when a change feed keeps the cache exact.
-    pub fn new(backend: Arc<dyn UserStore>, capacity: usize, max_age: Option<Duration>) -> Self {
+    /// `max_age` by `clock` before it is read again; `None` when a change feed keeps the cache
+    /// exact.
+    pub fn new(
+        backend: Arc<dyn UserStore>,
+        capacity: usize,
+        max_age: Option<Duration>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             cache: Cache::new(capacity.max(1)),
             backend,
-            trust: Trust::new(max_age),
+            trust: Trust::new(max_age, clock),
         }
     }
 
@@ -66,7 +72,7 @@ impl UserStore for CachedUserStore {
             Some(user) if self.trust.may_keep() => {
                 self.trust
                     .changes
-                    .insert(&self.cache, seen, id, (Arc::clone(user), Instant::now()));
+                    .insert(&self.cache, seen, id, (Arc::clone(user), self.trust.now()));
             }
             _ => {
                 self.cache.remove(&id);

@@ -34,10 +34,11 @@ pub fn fixture() -> Fixture {
         ..Config::default()
     };
     let (auth, session_token) = rt.block_on(async {
-        let stores = open_stores(&config)
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let stores = open_stores(&config, &clock)
             .await
             .expect("opening the SQLite store");
-        let auth = auth_service(&config, stores, Arc::new(SystemClock))
+        let auth = auth_service(&config, stores, clock)
             .await
             .expect("the auth service");
         auth.register("alice", PASSWORD)
