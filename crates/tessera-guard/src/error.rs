@@ -64,7 +64,13 @@ impl fmt::Display for GuardError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Setup(why) => write!(f, "guard setup failed: {why}"),
-            other => write!(f, "{} {}: {}", other.status().as_u16(), other.code(), other.detail()),
+            other => write!(
+                f,
+                "{} {}: {}",
+                other.status().as_u16(),
+                other.code(),
+                other.detail()
+            ),
         }
     }
 }

@@ -78,7 +78,8 @@ impl Revocations {
             return true;
         };
         let held = |map: &HashMap<String, i64>, id: Option<&str>| {
-            id.and_then(|id| map.get(id)).is_some_and(|until| now_ms < *until)
+            id.and_then(|id| map.get(id))
+                .is_some_and(|until| now_ms < *until)
         };
         held(&sets.jtis, jti) || held(&sets.sids, sid)
     }
@@ -154,7 +155,10 @@ async fn connection(inner: &Arc<Inner>, last_id: &mut Option<String>) -> Result<
     if !response.status().is_success() {
         return Err(format!("the feed answered {}", response.status()));
     }
-    inner.counters.feed_connections.fetch_add(1, Ordering::Relaxed);
+    inner
+        .counters
+        .feed_connections
+        .fetch_add(1, Ordering::Relaxed);
     let mut parser = Parser::default();
     loop {
         let chunk = tokio::time::timeout(inner.settings.feed_idle_timeout, response.chunk())
@@ -180,7 +184,10 @@ fn apply(inner: &Inner, name: &str, data: &str) {
     match name {
         "revoked" => match serde_json::from_str::<Revoked>(data) {
             Ok(revoked) => {
-                inner.counters.revocation_events.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .revocation_events
+                    .fetch_add(1, Ordering::Relaxed);
                 r.insert(&revoked, now);
                 if revoked.kind == "sid" {
                     inner.sessions.forget_sid(&revoked.id);

@@ -312,7 +312,9 @@ impl Guard {
         if s.sources.contains(&Source::ForwardAuth)
             && let Some(value) = headers.get("x-auth-token")
         {
-            let token = value.to_str().map_err(|_| GuardError::InvalidToken("malformed token"))?;
+            let token = value
+                .to_str()
+                .map_err(|_| GuardError::InvalidToken("malformed token"))?;
             let audience = s.forward_audience.as_deref().unwrap_or("upstream");
             return self
                 .inner
@@ -326,7 +328,10 @@ impl Guard {
             let token = value
                 .to_str()
                 .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .map(str::trim)
                 .ok_or(GuardError::Unauthenticated)?;
             if looks_opaque(token) {
@@ -362,7 +367,9 @@ impl Guard {
 
     /// Whether the guard knows `jti` (a JWT id) or `sid` (a session or family id) as revoked.
     pub fn is_revoked(&self, jti: Option<&str>, sid: Option<&str>) -> bool {
-        self.inner.revocations.is_revoked(jti, sid, self.inner.now_ms())
+        self.inner
+            .revocations
+            .is_revoked(jti, sid, self.inner.now_ms())
     }
 
     /// What the guard has done so far.

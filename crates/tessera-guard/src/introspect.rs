@@ -67,10 +67,14 @@ impl SessionCache {
     }
 
     /// The user behind session token `token`, from the cache or from Tessera.
-    pub(crate) async fn check(&self, inner: &Inner, token: &str) -> Result<CurrentUser, GuardError> {
+    pub(crate) async fn check(
+        &self,
+        inner: &Inner,
+        token: &str,
+    ) -> Result<CurrentUser, GuardError> {
         let key = digest(token);
-        let ttl = i64::try_from(inner.settings.introspection_cache_ttl.as_millis())
-            .unwrap_or(i64::MAX);
+        let ttl =
+            i64::try_from(inner.settings.introspection_cache_ttl.as_millis()).unwrap_or(i64::MAX);
         let now = inner.now_ms();
         if ttl > 0
             && let Ok(state) = self.state.lock()
@@ -86,8 +90,15 @@ impl SessionCache {
         user.ok_or(GuardError::Unauthenticated)
     }
 
-    async fn introspect(&self, inner: &Inner, token: &str) -> Result<Option<CurrentUser>, GuardError> {
-        inner.counters.introspections.fetch_add(1, Ordering::Relaxed);
+    async fn introspect(
+        &self,
+        inner: &Inner,
+        token: &str,
+    ) -> Result<Option<CurrentUser>, GuardError> {
+        inner
+            .counters
+            .introspections
+            .fetch_add(1, Ordering::Relaxed);
         let unavailable = |_| GuardError::Unavailable("Tessera cannot be reached");
         let response = inner
             .http

@@ -71,9 +71,12 @@ impl KeySet {
     }
 
     fn may_fetch(&self, inner: &Inner) -> bool {
-        let interval = i64::try_from(inner.settings.jwks_refetch_interval.as_millis())
-            .unwrap_or(i64::MAX);
-        inner.now_ms().saturating_sub(self.last_fetch_ms.load(Ordering::Acquire)) >= interval
+        let interval =
+            i64::try_from(inner.settings.jwks_refetch_interval.as_millis()).unwrap_or(i64::MAX);
+        inner
+            .now_ms()
+            .saturating_sub(self.last_fetch_ms.load(Ordering::Acquire))
+            >= interval
     }
 
     /// Fetches the JWKS now and replaces the keys (the caller holds the rate limit).
@@ -178,13 +181,15 @@ impl KeySet {
         self.refresh_if_expired(inner).await;
         let key = match self.key(kid) {
             Some(key) => key,
-            None if self.refetch_for(inner, kid).await => {
-                self.key(kid).ok_or(GuardError::InvalidToken("unknown kid"))?
-            }
+            None if self.refetch_for(inner, kid).await => self
+                .key(kid)
+                .ok_or(GuardError::InvalidToken("unknown kid"))?,
             None => return Err(GuardError::InvalidToken("unknown kid")),
         };
         if header.alg != key.algorithm {
-            return Err(GuardError::InvalidToken("algorithm not allowed for this key"));
+            return Err(GuardError::InvalidToken(
+                "algorithm not allowed for this key",
+            ));
         }
         let mut validation = Validation::new(key.algorithm);
         validation.validate_exp = false;
@@ -211,10 +216,16 @@ impl KeySet {
         if now > claims.exp.saturating_add(leeway) {
             return Err(GuardError::InvalidToken("token expired"));
         }
-        if claims.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
             return Err(GuardError::InvalidToken("token not yet valid"));
         }
-        if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
             return Err(GuardError::InvalidToken("token issued in the future"));
         }
         let revocations = &inner.revocations;
@@ -241,7 +252,11 @@ impl KeySet {
 /// A verification key from one JWK: public keys only, each pinned to its `alg`.
 fn load_key(jwk: &serde_json::Value) -> Option<(String, Key)> {
     let kid = jwk["kid"].as_str()?.to_owned();
-    if jwk.get("use").and_then(|u| u.as_str()).is_some_and(|u| u != "sig") {
+    if jwk
+        .get("use")
+        .and_then(|u| u.as_str())
+        .is_some_and(|u| u != "sig")
+    {
         return None;
     }
     let algorithm = match jwk["alg"].as_str()? {

@@ -64,7 +64,11 @@ impl Tessera {
 
     async fn register(&self, name: &str) -> String {
         let (s, body) = self
-            .post("/v1/users", None, json!({"username": name, "password": PASSWORD}))
+            .post(
+                "/v1/users",
+                None,
+                json!({"username": name, "password": PASSWORD}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED);
         body["id"].as_str().unwrap().to_owned()
@@ -72,7 +76,11 @@ impl Tessera {
 
     async fn jwt(&self, name: &str) -> String {
         let (s, body) = self
-            .post("/v1/tokens", None, json!({"username": name, "password": PASSWORD}))
+            .post(
+                "/v1/tokens",
+                None,
+                json!({"username": name, "password": PASSWORD}),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
@@ -129,8 +137,14 @@ async fn call(app: &Router, path: &str, bearer: &str) -> (StatusCode, Value, Str
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), content_type)
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        content_type,
+    )
 }
 
 fn b64(v: &[u8]) -> String {
@@ -158,17 +172,33 @@ async fn a_jwt_revoked_at_tessera_is_refused_within_a_second_through_the_feed() 
     let app = app(&guard);
     let token = t.jwt("alice").await;
     let (status, body, _) = call(&app, "/me", &token).await;
-    assert_eq!((status, body["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
 
-    let (s, _) = t.post("/v1/tokens/revoke", None, json!({"token": token})).await;
+    let (s, _) = t
+        .post("/v1/tokens/revoke", None, json!({"token": token}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let took = within_a_second(async || call(&app, "/me", &token).await.0 == StatusCode::UNAUTHORIZED).await;
-    assert!(took.is_some(), "still accepted a second after the revocation");
+    let took =
+        within_a_second(async || call(&app, "/me", &token).await.0 == StatusCode::UNAUTHORIZED)
+            .await;
+    assert!(
+        took.is_some(),
+        "still accepted a second after the revocation"
+    );
     let (_, body, content_type) = call(&app, "/me", &token).await;
     assert_eq!(content_type, "application/problem+json");
-    assert_eq!((body["code"].as_str(), body["detail"].as_str()), (Some("invalid_token"), Some("token revoked")));
+    assert_eq!(
+        (body["code"].as_str(), body["detail"].as_str()),
+        (Some("invalid_token"), Some("token revoked"))
+    );
     // Another token of the same user still works: only that jti was revoked.
-    assert_eq!(call(&app, "/me", &t.jwt("alice").await).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/me", &t.jwt("alice").await).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -185,7 +215,10 @@ async fn a_thousand_tokens_with_unknown_kids_cause_a_bounded_number_of_jwks_fetc
     assert_eq!(before, 1, "one fetch at start");
     let forged = |i: usize| {
         let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": format!("forged-{i}")});
-        format!("{}.{payload}.{signature}", b64(header.to_string().as_bytes()))
+        format!(
+            "{}.{payload}.{signature}",
+            b64(header.to_string().as_bytes())
+        )
     };
     let mut tasks = Vec::new();
     for i in 0..1000 {
@@ -198,11 +231,18 @@ async fn a_thousand_tokens_with_unknown_kids_cause_a_bounded_number_of_jwks_fetc
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["detail"], "unknown kid");
     }
-    assert_eq!(guard.stats().jwks_fetches, before, "no refetch within the interval of the start fetch");
+    assert_eq!(
+        guard.stats().jwks_fetches,
+        before,
+        "no refetch within the interval of the start fetch"
+    );
     // After the interval, one more is allowed, and no more.
     clock.advance(Duration::from_secs(5));
     for i in 0..100 {
-        assert_eq!(call(&app, "/me", &forged(i)).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&app, "/me", &forged(i)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(guard.stats().jwks_fetches, before + 1);
     // The real token still passes without fetching.
@@ -220,15 +260,21 @@ async fn a_jwt_signed_by_another_key_under_tesseras_kid_is_refused() {
     let real = t.jwt("alice").await;
     let header_part = real.split('.').next().unwrap();
     let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header_part).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header_part)
+            .unwrap(),
     )
     .unwrap();
     let claims_part = real.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims_part).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims_part)
+            .unwrap(),
     )
     .unwrap();
-    let pkcs8 = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pkcs8 =
+        aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .unwrap();
     let key = jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref());
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     h.typ = Some("at+jwt".into());
@@ -248,7 +294,10 @@ async fn a_route_requiring_a_role_answers_403_without_it_and_200_with_it() {
     let guard = t.guard(&clock).await;
     let app = app(&guard);
     let (status, body, content_type) = call(&app, "/vault", &t.jwt("alice").await).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     assert_eq!(content_type, "application/problem+json");
     let r = t
         .http
@@ -259,8 +308,14 @@ async fn a_route_requiring_a_role_answers_403_without_it_and_200_with_it() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(call(&app, "/vault", &t.jwt("alice").await).await.0, StatusCode::OK);
-    assert_eq!(call(&app, "/vault", &t.session("alice").await).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/vault", &t.jwt("alice").await).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "/vault", &t.session("alice").await).await.0,
+        StatusCode::OK
+    );
     assert_eq!(call(&app, "/vault", "").await.0, StatusCode::UNAUTHORIZED);
 }
 
@@ -273,10 +328,17 @@ async fn session_tokens_are_introspected_cached_and_cleared_by_the_feed() {
     let app = app(&guard);
     let token = t.session("alice").await;
     let (status, body, _) = call(&app, "/me", &token).await;
-    assert_eq!((status, body["username"].as_str()), (StatusCode::OK, Some("alice")));
+    assert_eq!(
+        (status, body["username"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
     assert_eq!(guard.stats().introspections, 1);
     assert_eq!(call(&app, "/me", &token).await.0, StatusCode::OK);
-    assert_eq!(guard.stats().introspections, 1, "the second check is cached");
+    assert_eq!(
+        guard.stats().introspections,
+        1,
+        "the second check is cached"
+    );
 
     // Logout: the feed's sid event clears the cached answer, though the clock has not moved.
     let r = t
@@ -287,8 +349,13 @@ async fn session_tokens_are_introspected_cached_and_cleared_by_the_feed() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let took = within_a_second(async || call(&app, "/me", &token).await.0 == StatusCode::UNAUTHORIZED).await;
-    assert!(took.is_some(), "a logged-out session still accepted from the cache");
+    let took =
+        within_a_second(async || call(&app, "/me", &token).await.0 == StatusCode::UNAUTHORIZED)
+            .await;
+    assert!(
+        took.is_some(),
+        "a logged-out session still accepted from the cache"
+    );
     assert!(guard.stats().introspections >= 2);
 
     // Without the feed's help the cache lasts its TTL (1 s by the guard's clock).
@@ -299,5 +366,9 @@ async fn session_tokens_are_introspected_cached_and_cleared_by_the_feed() {
     assert_eq!(guard.stats().introspections, n);
     clock.advance(Duration::from_millis(1000));
     assert_eq!(call(&app, "/me", &other).await.0, StatusCode::OK);
-    assert_eq!(guard.stats().introspections, n + 1, "asked again after the TTL");
+    assert_eq!(
+        guard.stats().introspections,
+        n + 1,
+        "asked again after the TTL"
+    );
 }

@@ -13,10 +13,10 @@ use tessera_core::session::SessionPolicy;
 use tessera_core::store::{
     AllHealthy, CachedSessionStore, CachedUserStore, KeyAlgorithm, MirroredUserStore, Stores,
 };
-use tessera_store_postgres::PostgresStore;
-use tessera_store_redis::RedisStore;
 use tessera_core::token::TokenSettings;
 use tessera_http::{AdminKey, AppState, CookieSettings, HttpSettings};
+use tessera_store_postgres::PostgresStore;
+use tessera_store_redis::RedisStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -174,7 +174,13 @@ pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
             .collect(),
         trusted_proxies: config.trusted_networks(),
         admin_key: config.admin_key.clone().map(AdminKey::new),
-        app_keys: config.apps.keys.iter().cloned().map(AdminKey::new).collect(),
+        app_keys: config
+            .apps
+            .keys
+            .iter()
+            .cloned()
+            .map(AdminKey::new)
+            .collect(),
         instance_name,
         metrics: Some(telemetry::metrics_render()),
     }

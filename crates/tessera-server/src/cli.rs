@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
-use tessera_core::{Clock, SystemClock};
 use tessera_core::auth::{Auth, AuthError};
+use tessera_core::{Clock, SystemClock};
 
 use crate::app::{RunningServer, auth_service, open_stores};
 use crate::config::{Config, Overrides};

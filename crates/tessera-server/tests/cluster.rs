@@ -67,8 +67,15 @@ fn port(server: &TestServer) -> u16 {
 }
 
 fn nginx(config: &str, instances: &[TestServer; 3]) -> Nginx {
-    Nginx::start(config, [port(&instances[0]), port(&instances[1]), port(&instances[2])])
-        .expect("nginx starts")
+    Nginx::start(
+        config,
+        [
+            port(&instances[0]),
+            port(&instances[1]),
+            port(&instances[2]),
+        ],
+    )
+    .expect("nginx starts")
 }
 
 fn credentials() -> Value {
@@ -142,7 +149,10 @@ async fn any_instance_answers_and_a_logout_through_one_is_refused_by_all() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         answered_by.insert(r.header("x-tessera-instance").to_owned());
     }
-    assert!(answered_by.len() >= 2, "one instance answered all: {answered_by:?}");
+    assert!(
+        answered_by.len() >= 2,
+        "one instance answered all: {answered_by:?}"
+    );
 
     let session = aimed_at(&user, &lb.url());
     let r = user.delete("/v1/sessions/current").await;
@@ -220,7 +230,10 @@ async fn every_revocation_on_one_instance_is_refused_by_the_others() {
     refused_everywhere(&[&b, &c], &other, "session ended by a password change").await;
 
     // An admin revoke on c ends the caller's own session too, on a and b.
-    let id = me(&a.url, &caller).await.body["id"].as_str().unwrap().to_owned();
+    let id = me(&a.url, &caller).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = Client::with_bearer(&c.url, ADMIN_KEY)
         .post(&format!("/v1/admin/users/{id}/revoke"), json!({}))
         .await;
@@ -279,7 +292,10 @@ async fn redis_down_answers_503_at_once_and_its_aof_brings_everything_back() {
     // Two failed logins counted for alice before the crash.
     for _ in 0..2 {
         let r = Client::new(&b.url)
-            .post("/v1/sessions", json!({"username": "alice", "password": "wrong password"}))
+            .post(
+                "/v1/sessions",
+                json!({"username": "alice", "password": "wrong password"}),
+            )
             .await;
         r.assert_problem(401, "invalid_credentials");
     }
@@ -303,17 +319,27 @@ async fn redis_down_answers_503_at_once_and_its_aof_brings_everything_back() {
         })
         .await;
         assert!(back.is_some(), "the session did not come back on {}", s.url);
-        assert_eq!(Client::new(&s.url).get("/readyz").await.status, StatusCode::OK);
-        me(&s.url, &revoked).await.assert_problem(401, "invalid_token");
+        assert_eq!(
+            Client::new(&s.url).get("/readyz").await.status,
+            StatusCode::OK
+        );
+        me(&s.url, &revoked)
+            .await
+            .assert_problem(401, "invalid_token");
     }
     // The throttle remembered the two failures: three more and alice is refused.
     for _ in 0..3 {
         let r = Client::new(&a.url)
-            .post("/v1/sessions", json!({"username": "alice", "password": "wrong password"}))
+            .post(
+                "/v1/sessions",
+                json!({"username": "alice", "password": "wrong password"}),
+            )
             .await;
         r.assert_problem(401, "invalid_credentials");
     }
-    let r = Client::new(&b.url).post("/v1/sessions", credentials()).await;
+    let r = Client::new(&b.url)
+        .post("/v1/sessions", credentials())
+        .await;
     r.assert_problem(429, "too_many_attempts");
 }
 
@@ -334,10 +360,15 @@ async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
 
     backends.postgres.stop();
     for s in [&a, &b] {
-        let r = Client::new(&s.url).post("/v1/sessions", credentials()).await;
+        let r = Client::new(&s.url)
+            .post("/v1/sessions", credentials())
+            .await;
         r.assert_problem(503, "store_unavailable");
         let r = Client::new(&s.url)
-            .post("/v1/users", json!({"username": "bob", "password": PASSWORD}))
+            .post(
+                "/v1/users",
+                json!({"username": "bob", "password": PASSWORD}),
+            )
             .await;
         r.assert_problem(503, "store_unavailable");
         assert_eq!(me(&s.url, &session).await.status, StatusCode::OK);
@@ -349,7 +380,11 @@ async fn postgres_down_refuses_logins_while_sessions_and_jwts_keep_working() {
 
     backends.postgres.restart();
     let back = within(Duration::from_secs(10), || async {
-        Client::new(&a.url).post("/v1/sessions", credentials()).await.status == StatusCode::CREATED
+        Client::new(&a.url)
+            .post("/v1/sessions", credentials())
+            .await
+            .status
+            == StatusCode::CREATED
     })
     .await;
     assert!(back.is_some(), "logins did not come back");
@@ -361,7 +396,10 @@ async fn a_role_change_on_one_instance_is_seen_by_the_others_at_once() {
     let [a, b] = backends.two().await;
     a.register("alice").await;
     let session = a.bearer_login("alice").await;
-    let id = me(&b.url, &session).await.body["id"].as_str().unwrap().to_owned();
+    let id = me(&b.url, &session).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(me(&b.url, &session).await.body["roles"], json!([]));
     let r = Client::with_bearer(&a.url, ADMIN_KEY)
         .send(
@@ -387,13 +425,17 @@ async fn instances_starting_at_once_on_empty_stores_make_one_key() {
         backends.instance("b", &[]),
         backends.instance("c", &[]),
     );
-    let count = backends
-        .postgres
-        .psql(PostgresServer::DATABASE, "SELECT count(*) FROM signing_keys");
+    let count = backends.postgres.psql(
+        PostgresServer::DATABASE,
+        "SELECT count(*) FROM signing_keys",
+    );
     assert_eq!(count.trim(), "1");
     let jwks = Client::new(&a.url).get("/.well-known/jwks.json").await.body;
     for s in [&b, &c] {
-        assert_eq!(Client::new(&s.url).get("/.well-known/jwks.json").await.body, jwks);
+        assert_eq!(
+            Client::new(&s.url).get("/.well-known/jwks.json").await.body,
+            jwks
+        );
     }
 }
 
@@ -406,7 +448,10 @@ async fn concurrent_wrong_passwords_over_three_instances_are_throttled_as_on_one
         let url = instances[i % 3].url.clone();
         tokio::spawn(async move {
             Client::new(&url)
-                .post("/v1/sessions", json!({"username": "alice", "password": "wrong password"}))
+                .post(
+                    "/v1/sessions",
+                    json!({"username": "alice", "password": "wrong password"}),
+                )
                 .await
                 .status
         })
@@ -435,14 +480,19 @@ async fn jwts_are_trusted_for_max_staleness_while_the_feed_is_down() {
     assert_eq!(me(&a.url, &jwt).await.status, StatusCode::OK);
     a.advance(31);
     // ...and then no longer: 503 until the feed is back and caught up.
-    me(&a.url, &jwt).await.assert_problem(503, "store_unavailable");
+    me(&a.url, &jwt)
+        .await
+        .assert_problem(503, "store_unavailable");
 
     backends.redis.restart().expect("redis-server restarts");
     let back = within(RECOVERY_LIMIT, || async {
         me(&a.url, &jwt).await.status == StatusCode::OK
     })
     .await;
-    assert!(back.is_some(), "JWTs not accepted again after the feed came back");
+    assert!(
+        back.is_some(),
+        "JWTs not accepted again after the feed came back"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -519,13 +569,24 @@ fn alive(pid: u32) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_cluster_serves_through_nginx_and_outlives_an_instance_killed_with_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = (free_port_run(), tessera_testkit::free_port(), tessera_testkit::free_port());
+    let ports = (
+        free_port_run(),
+        tessera_testkit::free_port(),
+        tessera_testkit::free_port(),
+    );
     let url = cluster_script(dir.path(), ports, "up").trim().to_owned();
     assert_eq!(url, format!("http://127.0.0.1:{}", ports.0));
-    let pids: Vec<u32> = ["nginx", "tessera-a", "tessera-b", "tessera-c", "postgres", "redis"]
-        .iter()
-        .map(|what| pid_of(dir.path(), what))
-        .collect();
+    let pids: Vec<u32> = [
+        "nginx",
+        "tessera-a",
+        "tessera-b",
+        "tessera-c",
+        "postgres",
+        "redis",
+    ]
+    .iter()
+    .map(|what| pid_of(dir.path(), what))
+    .collect();
 
     let mut user = Client::new(&url);
     let r = user.post("/v1/users", credentials()).await;
@@ -568,7 +629,10 @@ fn refused_start(args: &[&str]) -> (Option<i32>, String) {
         }
     }
     let out = cmd.output().expect("tessera runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -596,7 +660,10 @@ fn bad_store_urls_stop_start_up_with_a_clear_message_and_no_password() {
     ] {
         assert_eq!(status, Some(1), "{stderr}");
         assert!(stderr.contains(names), "{stderr}");
-        assert!(!stderr.contains("hunter2"), "a password reached stderr: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "a password reached stderr: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }

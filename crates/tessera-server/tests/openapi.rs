@@ -116,11 +116,12 @@ async fn openapi_document_lists_every_route_the_router_serves_with_its_methods()
         for method in METHODS {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             // The revocation feed never ends when authenticated: asked without the key (401).
-            let headers: &[(&str, &str)] = if path == "/v1/revocations" && method.eq_ignore_ascii_case("get") {
-                &[]
-            } else {
-                &[("authorization", &auth)]
-            };
+            let headers: &[(&str, &str)] =
+                if path == "/v1/revocations" && method.eq_ignore_ascii_case("get") {
+                    &[]
+                } else {
+                    &[("authorization", &auth)]
+                };
             let r = common::raw(&url, m, headers, None).await;
             if methods.contains(method) {
                 assert_ne!(

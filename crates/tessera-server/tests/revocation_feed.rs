@@ -75,14 +75,19 @@ impl Feed {
                 event.data = serde_json::from_str(&data).expect("event data is JSON");
                 return Some(event);
             }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?;
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?;
             let chunk = chunk.expect("stream reads")?;
-            self.buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
     }
 
     async fn next(&mut self) -> Event {
-        self.next_within(EVENT_LIMIT).await.expect("an event within the limit")
+        self.next_within(EVENT_LIMIT)
+            .await
+            .expect("an event within the limit")
     }
 
     /// Events up to and including `ready`.
@@ -99,7 +104,11 @@ impl Feed {
 }
 
 async fn server() -> TestServer {
-    TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY), ("TESSERA_APPS_KEYS", APP_KEY)]).await
+    TestServer::start(&[
+        ("TESSERA_ADMIN_KEY", ADMIN_KEY),
+        ("TESSERA_APPS_KEYS", APP_KEY),
+    ])
+    .await
 }
 
 async fn status_of(base: &str, path: &str, key: Option<&str>) -> StatusCode {
@@ -113,7 +122,10 @@ async fn status_of(base: &str, path: &str, key: Option<&str>) -> StatusCode {
 /// A JWT of a fresh `/v1/tokens` login of `name`, and its claims.
 async fn jwt(base: &str, name: &str) -> (String, Value) {
     let r = Client::new(base)
-        .post("/v1/tokens", json!({"username": name, "password": PASSWORD}))
+        .post(
+            "/v1/tokens",
+            json!({"username": name, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let token = r.body["access_token"].as_str().unwrap().to_owned();
@@ -140,7 +152,10 @@ async fn revoke(base: &str, token: &str) {
 async fn the_feed_takes_the_admin_key_or_an_app_key_and_app_keys_grant_nothing_of_the_admin_api() {
     let s = server().await;
     let url = &s.url;
-    assert_eq!(status_of(url, "/v1/revocations", None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(url, "/v1/revocations", None).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         status_of(url, "/v1/revocations", Some("not-the-key-0123456789")).await,
         StatusCode::UNAUTHORIZED
@@ -162,11 +177,17 @@ async fn the_feed_takes_the_admin_key_or_an_app_key_and_app_keys_grant_nothing_o
     assert_eq!(body["active"], true);
     assert_eq!(body["sub"], alice["id"]);
     assert_eq!(body["token_type"], "session");
-    assert!(body["sid"].as_str().is_some_and(|s| !s.is_empty()), "{body}");
+    assert!(
+        body["sid"].as_str().is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
     // ...and nothing of the admin API.
     let id = alice["id"].as_str().unwrap();
     let path = format!("/v1/admin/users/{id}/sessions");
-    assert_eq!(status_of(url, &path, Some(APP_KEY)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(url, &path, Some(APP_KEY)).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(status_of(url, &path, Some(ADMIN_KEY)).await, StatusCode::OK);
 }
 
@@ -206,7 +227,10 @@ async fn a_new_client_gets_every_live_revocation_then_ready_then_each_new_one() 
         .iter()
         .find(|e| e.data["kind"] == "jti" && e.data["id"] == jti)
         .expect("the revoked jti is in the snapshot");
-    assert!(listed.id.is_none(), "snapshot events carry no id: {listed:?}");
+    assert!(
+        listed.id.is_none(),
+        "snapshot events carry no id: {listed:?}"
+    );
     assert!(listed.data["exp"].as_i64().unwrap() >= old_claims["exp"].as_i64().unwrap());
     assert!(listed.data["expires_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(ready.data["snapshot"], true);
@@ -214,17 +238,25 @@ async fn a_new_client_gets_every_live_revocation_then_ready_then_each_new_one() 
 
     // A logout happens: its session's sid arrives, with an id.
     let token = s.bearer_login("alice").await;
-    let current = Client::with_bearer(&s.url, &token).get("/v1/sessions/current").await;
+    let current = Client::with_bearer(&s.url, &token)
+        .get("/v1/sessions/current")
+        .await;
     let sid = current.body["session"]["id"].as_str().unwrap().to_owned();
-    let r = Client::with_bearer(&s.url, &token).delete("/v1/sessions/current").await;
+    let r = Client::with_bearer(&s.url, &token)
+        .delete("/v1/sessions/current")
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let e = feed.next().await;
-    assert_eq!((e.name.as_str(), &e.data["kind"], &e.data["id"]), ("revoked", &json!("sid"), &json!(sid)));
+    assert_eq!(
+        (e.name.as_str(), &e.data["kind"], &e.data["id"]),
+        ("revoked", &json!("sid"), &json!(sid))
+    );
     assert!(e.id.is_some() && e.id != ready.id);
 }
 
 #[tokio::test]
-async fn a_client_reconnecting_with_a_held_id_resumes_after_it_and_any_other_id_gets_the_snapshot() {
+async fn a_client_reconnecting_with_a_held_id_resumes_after_it_and_any_other_id_gets_the_snapshot()
+{
     let s = server().await;
     s.register("alice").await;
     let mut feed = Feed::open(&s.url, APP_KEY, None).await;
@@ -241,9 +273,15 @@ async fn a_client_reconnecting_with_a_held_id_resumes_after_it_and_any_other_id_
 
     let mut resumed = Feed::open(&s.url, APP_KEY, seen.id.as_deref()).await;
     let e = resumed.next().await;
-    assert_eq!(e.data["id"], second_claims["jti"], "resumes right after the held id");
+    assert_eq!(
+        e.data["id"], second_claims["jti"],
+        "resumes right after the held id"
+    );
     let ready = resumed.next().await;
-    assert_eq!((ready.name.as_str(), &ready.data["snapshot"]), ("ready", &json!(false)));
+    assert_eq!(
+        (ready.name.as_str(), &ready.data["snapshot"]),
+        ("ready", &json!(false))
+    );
     assert_eq!(ready.id, e.id);
 
     for other in ["garbage", "0123456789abcdef.1", "", "x.y"] {
@@ -293,7 +331,10 @@ async fn on_shared_stores_a_revocation_on_instance_a_reaches_the_feed_of_instanc
     let (token, claims) = jwt(&a.url, "alice").await;
     revoke(&a.url, &token).await;
     let e = feed.next().await;
-    assert_eq!((e.name.as_str(), &e.data["kind"]), ("revoked", &json!("jti")));
+    assert_eq!(
+        (e.name.as_str(), &e.data["kind"]),
+        ("revoked", &json!("jti"))
+    );
     assert_eq!(e.data["id"], claims["jti"]);
 
     // An id of instance a means nothing to instance b: the snapshot, from the shared store.

@@ -15,8 +15,8 @@ mod users;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use tessera_core::throttle::MemoryFailureLog;
 use tessera_core::store::{Health, StoreResult, Stores};
+use tessera_core::throttle::MemoryFailureLog;
 
 /// Every store in process memory. Nothing survives the process.
 #[derive(Default)]

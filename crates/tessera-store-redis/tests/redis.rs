@@ -733,7 +733,10 @@ async fn connect_errors_say_what_is_wrong_without_the_password() {
     let cases = [
         ("redis//missing-colon", "malformed Redis URL"),
         ("http://127.0.0.1:6379", "malformed Redis URL"),
-        ("redis://127.0.0.1:6379/?protocol=nonsense", "malformed Redis URL"),
+        (
+            "redis://127.0.0.1:6379/?protocol=nonsense",
+            "malformed Redis URL",
+        ),
         (
             &format!("redis://:pa55-unreachable@127.0.0.1:{unused}") as &str,
             "cannot reach Redis",

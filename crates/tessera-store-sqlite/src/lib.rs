@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tessera_core::throttle::MemoryFailureLog;
 use tessera_core::store::{Health, StoreError, StoreResult, Stores};
+use tessera_core::throttle::MemoryFailureLog;
 
 use crate::pool::Pool;
 

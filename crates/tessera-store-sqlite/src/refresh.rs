@@ -153,9 +153,10 @@ impl RefreshStore for SqliteStore {
                      WHERE user_id = ?1 AND ended_at IS NULL AND expires_at > ?2
                      ORDER BY created_at, id",
                 )?
-                .query_map(params![user_id.as_bytes().as_slice(), now.as_millis()], |row| {
-                    codec::family_id(row, 0)
-                })?
+                .query_map(
+                    params![user_id.as_bytes().as_slice(), now.as_millis()],
+                    |row| codec::family_id(row, 0),
+                )?
                 .collect()
             })
             .await

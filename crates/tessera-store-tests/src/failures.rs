@@ -24,19 +24,34 @@ pub async fn failures_limit_within_the_sliding_window(stores: &Stores) {
     for (i, id) in ["a1", "a2", "a3"].into_iter().enumerate() {
         let now = at(10 + i as i64);
         let admitted = log
-            .try_record(&buckets("account:alice", "address:1", 3), id, now, at(-1000))
+            .try_record(
+                &buckets("account:alice", "address:1", 3),
+                id,
+                now,
+                at(-1000),
+            )
             .await
             .unwrap();
         assert_eq!(admitted, Ok(()));
     }
     let refused = log
-        .try_record(&buckets("account:alice", "address:2", 3), "a4", at(20), at(-880))
+        .try_record(
+            &buckets("account:alice", "address:2", 3),
+            "a4",
+            at(20),
+            at(-880),
+        )
         .await
         .unwrap();
     assert_eq!(refused, Err(at(10)));
     // The window starts after the first entry: one attempt fits again.
     let admitted = log
-        .try_record(&buckets("account:alice", "address:2", 3), "a5", at(911), at(10))
+        .try_record(
+            &buckets("account:alice", "address:2", 3),
+            "a5",
+            at(911),
+            at(10),
+        )
         .await
         .unwrap();
     assert_eq!(admitted, Ok(()));
@@ -95,16 +110,44 @@ pub async fn failures_withdraw_and_clear(stores: &Stores) {
         key: "account:dave",
         limit: 1,
     }];
-    log.try_record(&one, "c1", at(1), at(-1000)).await.unwrap().unwrap();
-    log.try_record(&one, "c2", at(1), at(-1000)).await.unwrap().unwrap();
-    log.try_record(&other, "d1", at(1), at(-1000)).await.unwrap().unwrap();
-    assert!(log.try_record(&one, "c3", at(2), at(-1000)).await.unwrap().is_err());
+    log.try_record(&one, "c1", at(1), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
+    log.try_record(&one, "c2", at(1), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
+    log.try_record(&other, "d1", at(1), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        log.try_record(&one, "c3", at(2), at(-1000))
+            .await
+            .unwrap()
+            .is_err()
+    );
     log.withdraw("account:carol", "c2").await.unwrap();
-    log.try_record(&one, "c4", at(3), at(-1000)).await.unwrap().unwrap();
+    log.try_record(&one, "c4", at(3), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
     log.clear("account:carol").await.unwrap();
-    log.try_record(&one, "c5", at(4), at(-1000)).await.unwrap().unwrap();
-    log.try_record(&one, "c6", at(4), at(-1000)).await.unwrap().unwrap();
-    assert!(log.try_record(&other, "d2", at(4), at(-1000)).await.unwrap().is_err());
+    log.try_record(&one, "c5", at(4), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
+    log.try_record(&one, "c6", at(4), at(-1000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        log.try_record(&other, "d2", at(4), at(-1000))
+            .await
+            .unwrap()
+            .is_err()
+    );
 }
 
 /// Concurrent attempts on one key never exceed its limit.

@@ -52,9 +52,17 @@ pub async fn keys_rotation_retires_the_unretired_and_adds_the_new(stores: &Store
         activates_at: at(140),
         ..key("k2", KeyAlgorithm::EdDSA, at(20))
     };
-    stores.keys.rotate_signing_key(&second, at(500)).await.unwrap();
+    stores
+        .keys
+        .rotate_signing_key(&second, at(500))
+        .await
+        .unwrap();
     let third = key("k3", KeyAlgorithm::ES256, at(30));
-    stores.keys.rotate_signing_key(&third, at(900)).await.unwrap();
+    stores
+        .keys
+        .rotate_signing_key(&third, at(900))
+        .await
+        .unwrap();
     assert_eq!(
         stores.keys.signing_keys().await.unwrap(),
         vec![
@@ -86,7 +94,11 @@ pub async fn keys_delete(stores: &Stores) {
     let first = key("k1", KeyAlgorithm::RS256, at(10));
     stores.keys.insert_first_signing_key(&first).await.unwrap();
     let second = key("k2", KeyAlgorithm::EdDSA, at(20));
-    stores.keys.rotate_signing_key(&second, at(500)).await.unwrap();
+    stores
+        .keys
+        .rotate_signing_key(&second, at(500))
+        .await
+        .unwrap();
 
     assert!(stores.keys.delete_signing_key("k1").await.unwrap());
     assert_eq!(stores.keys.signing_keys().await.unwrap(), vec![second]);

@@ -457,7 +457,11 @@ pub async fn refresh_families_of_user_lists_open_ones(stores: &Stores) {
     }
     assert!(stores.refresh.end_family(ended.id, at(10)).await.unwrap());
     assert_eq!(
-        stores.refresh.families_of_user(user_id, at(100)).await.unwrap(),
+        stores
+            .refresh
+            .families_of_user(user_id, at(100))
+            .await
+            .unwrap(),
         vec![open.id]
     );
 }

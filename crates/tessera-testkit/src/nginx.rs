@@ -40,7 +40,9 @@ impl Nginx {
         for (from, to) in DEPLOY_UPSTREAMS.iter().zip(upstreams) {
             config = config.replace(from, &format!("127.0.0.1:{to}"));
         }
-        let dir = tempfile::Builder::new().prefix("tessera-nginx-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("tessera-nginx-")
+            .tempdir()?;
         std::fs::create_dir(dir.path().join("tmp"))?;
         let conf: PathBuf = dir.path().join("nginx.conf");
         std::fs::write(&conf, config)?;

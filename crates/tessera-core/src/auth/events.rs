@@ -113,7 +113,12 @@ impl RevocationEvents {
         if seq > recent.last_seq || seq + 1 < oldest {
             return None;
         }
-        let missed = recent.events.iter().filter(|e| e.seq > seq).cloned().collect();
+        let missed = recent
+            .events
+            .iter()
+            .filter(|e| e.seq > seq)
+            .cloned()
+            .collect();
         Some((self.sender.subscribe(), missed))
     }
 }

@@ -9,8 +9,8 @@ use quick_cache::sync::Cache;
 
 use super::coherence::Trust;
 use super::{Change, Coherent, StoreResult, UserStore};
-use crate::{Clock, Timestamp, UserId};
 use crate::user::User;
+use crate::{Clock, Timestamp, UserId};
 
 /// Caches up to `capacity` users by id in front of `backend`. Exact for this process's own
 /// writes, also when they race reads; other processes' writes arrive as for
@@ -70,9 +70,12 @@ impl UserStore for CachedUserStore {
         let loaded = self.backend.user_by_id(id).await?;
         match &loaded {
             Some(user) if self.trust.may_keep() => {
-                self.trust
-                    .changes
-                    .insert(&self.cache, seen, id, (Arc::clone(user), self.trust.now()));
+                self.trust.changes.insert(
+                    &self.cache,
+                    seen,
+                    id,
+                    (Arc::clone(user), self.trust.now()),
+                );
             }
             _ => {
                 self.cache.remove(&id);

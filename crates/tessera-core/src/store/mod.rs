@@ -168,7 +168,8 @@ pub trait RefreshStore: Send + Sync {
     /// Ends a family; `false` when unknown or ended already.
     async fn end_family(&self, id: FamilyId, now: Timestamp) -> StoreResult<bool>;
     /// The ids of the user's open families at `now`.
-    async fn families_of_user(&self, user_id: UserId, now: Timestamp) -> StoreResult<Vec<FamilyId>>;
+    async fn families_of_user(&self, user_id: UserId, now: Timestamp)
+    -> StoreResult<Vec<FamilyId>>;
     /// Ends every open family of the user but `keep`; the ended families' ids.
     async fn end_families_of_user(
         &self,

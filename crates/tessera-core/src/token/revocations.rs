@@ -150,8 +150,14 @@ mod tests {
         assert!(set.insert(&revocation(RevokedKind::AccessToken, "short", 10), T0));
         assert!(set.insert(&revocation(RevokedKind::Sid, "s", 10), T0));
         assert!(set.insert(&revocation(RevokedKind::Sid, "s", 100), T0));
-        assert!(!set.insert(&revocation(RevokedKind::Sid, "s", 50), T0), "an earlier expiry is no news");
-        assert!(!set.insert(&revocation(RevokedKind::Sid, "s", 100), T0), "the same one again is no news");
+        assert!(
+            !set.insert(&revocation(RevokedKind::Sid, "s", 50), T0),
+            "an earlier expiry is no news"
+        );
+        assert!(
+            !set.insert(&revocation(RevokedKind::Sid, "s", 100), T0),
+            "the same one again is no news"
+        );
         assert_eq!(set.len(), 2);
         assert!(set.is_revoked(&claims("x", "s"), T0.plus(Duration::from_secs(99))));
         // Already expired when inserted: not kept.

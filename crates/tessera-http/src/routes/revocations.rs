@@ -40,7 +40,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
     ),
     security(("admin_key" = [])),
 )]
-pub async fn feed(State(state): State<AppState>, _: AppKey, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn feed(
+    State(state): State<AppState>,
+    _: AppKey,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -49,11 +53,11 @@ pub async fn feed(State(state): State<AppState>, _: AppKey, headers: HeaderMap) 
     let resumed = last_event_id.and_then(|id| state.auth().revocation_events().resume(id));
     let feed = match resumed {
         Some((receiver, missed)) => {
-            let last_sent = missed.last().map_or_else(
-                || last_event_id.and_then(seq_of).unwrap_or(0),
-                |e| e.seq,
-            );
-            let mut pending: VecDeque<Event> = missed.iter().map(|e| live_event(&state, e)).collect();
+            let last_sent = missed
+                .last()
+                .map_or_else(|| last_event_id.and_then(seq_of).unwrap_or(0), |e| e.seq);
+            let mut pending: VecDeque<Event> =
+                missed.iter().map(|e| live_event(&state, e)).collect();
             pending.push_back(ready(&state, last_sent, false));
             Feed {
                 state,

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use tessera_core::{Clock, SystemClock};
 use tessera_core::auth::{Auth, ClientInfo};
+use tessera_core::{Clock, SystemClock};
 use tessera_server::Config;
 use tessera_server::app::{auth_service, open_stores};
 

@@ -84,7 +84,13 @@ mod tests {
                 "| criterion | measure | session cookie | session bearer | JWT HS256 |"
             )
         );
-        assert!(lines.iter().filter(|l| !l.starts_with("|---")).all(|l| l.matches(" |").count() == 9), "{md}");
+        assert!(
+            lines
+                .iter()
+                .filter(|l| !l.starts_with("|---"))
+                .all(|l| l.matches(" |").count() == 9),
+            "{md}"
+        );
         assert!(md.contains("| Bandwidth | credential header per request (B) | 60 | 160 |"));
         assert!(md.contains("Not measured (—): JWT RS256: the server signs EdDSA."));
         assert_eq!(escape("a|b"), "a\\|b");
