@@ -1002,3 +1002,74 @@ fn open_files_soft_limit_is_raised_to_the_hard_one() {
     assert_ne!(soft, "256", "{line}");
     assert_eq!(soft, hard, "{line}");
 }
+
+/// The value of `series` (its name and labels as Prometheus writes them) in the text at
+/// `/metrics`; 0 when the series has not been written yet.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Counters move by exactly what was done. A process of its own, so no other test shares its
+/// recorder.
+#[tokio::test]
+async fn metrics_count_each_login_verification_and_request() {
+    let cwd = tempfile::tempdir().unwrap();
+    let server = Running::start(tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]));
+    let http = Http::new(&server.url);
+    http.register("alice").await;
+    let token = http.bearer("alice", PASSWORD).await;
+    let wrong = http.login("alice", "wrong password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
+    for _ in 0..3 {
+        assert_eq!(
+            http.get("/v1/me", Some(&token)).await.status,
+            StatusCode::OK
+        );
+    }
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let r = http.get("/v1/me", Some(unknown)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+
+    let text = http.get("/metrics", None).await.text;
+    let count = |series: &str| metric(&text, series);
+    assert_eq!(
+        count(r#"tessera_logins_total{mode="session",outcome="success"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(r#"tessera_logins_total{mode="session",outcome="invalid_credentials"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(r#"tessera_verifications_total{mode="session",outcome="valid"}"#),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(r#"tessera_verifications_total{mode="session",outcome="invalid"}"#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(
+            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="200"}"#
+        ),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        count(
+            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="401"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        count(r#"tessera_store_duration_seconds_count{backend="sqlite",kind="write"}"#) >= 2.0,
+        "a signup and a session at least: {text}"
+    );
+}

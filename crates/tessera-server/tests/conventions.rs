@@ -212,43 +212,6 @@ async fn headers_on_every_response() {
 }
 
 #[tokio::test]
-async fn metrics_count_logins_and_requests() {
-    let s = TestServer::start(&[]).await;
-    s.register("alice").await;
-    assert_eq!(
-        s.login("alice").await.get("/v1/me").await.status,
-        StatusCode::OK
-    );
-    let r = s
-        .client()
-        .post(
-            "/v1/sessions",
-            json!({"username": "alice", "password": "wrong password"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let text = raw(&format!("{}/metrics", s.url), Method::GET, &[], None)
-        .await
-        .text;
-    assert!(
-        text.contains("tessera_logins_total{mode=\"session\",outcome=\"success\"}"),
-        "{text}"
-    );
-    assert!(
-        text.contains("tessera_logins_total{mode=\"session\",outcome=\"invalid_credentials\"}"),
-        "{text}"
-    );
-    assert!(
-        text.contains("tessera_http_request_duration_seconds_bucket"),
-        "{text}"
-    );
-    let verified = "tessera_verifications_total{mode=\"session\",outcome=\"valid\"}";
-    assert!(text.contains(verified), "{text}");
-    let store = "tessera_store_duration_seconds_bucket{backend=\"sqlite\"";
-    assert!(text.contains(store), "{text}");
-}
-
-#[tokio::test]
 async fn failed_logins_are_throttled_per_account_then_released() {
     let s = TestServer::start(&[("TESSERA_THROTTLE_ACCOUNT_FAILURES", "3")]).await;
     s.register("alice").await;
