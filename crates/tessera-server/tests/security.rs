@@ -441,3 +441,82 @@ async fn abandoned_logins_run_no_more_hashes_than_there_are_hashing_threads() {
         StatusCode::OK
     );
 }
+
+/// With signup closed, a taken name and a free one get the same 403 (the name is not looked up),
+/// so the closed signup tells nobody which accounts exist.
+#[tokio::test]
+async fn closed_signup_answers_a_taken_name_and_a_free_one_alike() {
+    let s = TestServer::start(&[("TESSERA_SIGNUP", "false")]).await;
+    let auth = &s.server.as_ref().unwrap().auth;
+    auth.create_user("alice", PASSWORD, &[])
+        .await
+        .expect("alice made by the operator");
+    let signup = |name: &str| json!({"username": name, "password": PASSWORD});
+    let taken = s.client().post("/v1/users", signup("alice")).await;
+    let free = s.client().post("/v1/users", signup("bob")).await;
+    taken.assert_problem(403, "signup_disabled");
+    taken.assert_indistinguishable_from(&free);
+}
+
+/// A refresh token that never existed, one past its family's lifetime and one whose family was
+/// was revoked (RFC 7009) get the same `invalid_grant`: the reply says nothing about whose it was.
+#[tokio::test]
+async fn unknown_expired_and_ended_refresh_tokens_look_the_same() {
+    let s = TestServer::start(&[("TESSERA_TOKEN_REFRESH_TTL", "1h")]).await;
+    s.register("alice").await;
+    let issue = || async {
+        let r = s
+            .client()
+            .post(
+                "/v1/tokens",
+                json!({"username": "alice", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body
+    };
+    let refresh = |token: String| {
+        let mut c = s.client();
+        async move {
+            c.post("/v1/tokens/refresh", json!({"refresh_token": token}))
+                .await
+        }
+    };
+    let expiring = issue().await["refresh_token"].as_str().unwrap().to_owned();
+    s.advance(3601);
+    let ended = issue().await["refresh_token"].as_str().unwrap().to_owned();
+    let revoke = s
+        .client()
+        .post("/v1/tokens/revoke", json!({"token": ended}))
+        .await;
+    assert_eq!(revoke.status, StatusCode::OK, "{}", revoke.text);
+
+    let unknown = refresh("A".repeat(43)).await;
+    unknown.assert_problem(400, "invalid_grant");
+    unknown.assert_indistinguishable_from(&refresh(expiring).await);
+    unknown.assert_indistinguishable_from(&refresh(ended).await);
+}
+
+/// A password change names no user (it acts on the caller's own account), and a wrong current
+/// password is refused exactly as a wrong login is.
+#[tokio::test]
+async fn a_wrong_current_password_is_refused_like_a_wrong_login() {
+    let s = TestServer::start(&[]).await;
+    s.register("alice").await;
+    let mut c = Client::with_bearer(&s.url, &s.bearer_login("alice").await);
+    let change = c
+        .post(
+            "/v1/password",
+            json!({"current_password": "wrong password!", "new_password": "a new long password"}),
+        )
+        .await;
+    let login = s
+        .client()
+        .post(
+            "/v1/sessions",
+            json!({"username": "alice", "password": "wrong password!"}),
+        )
+        .await;
+    change.assert_problem(401, "invalid_credentials");
+    change.assert_indistinguishable_from(&login);
+}

@@ -131,6 +131,24 @@ impl Reply {
             .collect()
     }
 
+    /// Asserts that `other` cannot be told apart from this reply: the same status, body and
+    /// headers (but `Date`, which is the second it was sent).
+    pub fn assert_indistinguishable_from(&self, other: &Reply) {
+        assert_eq!(self.status, other.status);
+        assert_eq!(self.text, other.text);
+        let headers = |r: &Reply| {
+            let mut all: Vec<(String, Vec<u8>)> = r
+                .headers
+                .iter()
+                .filter(|(name, _)| *name != reqwest::header::DATE)
+                .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+                .collect();
+            all.sort();
+            all
+        };
+        assert_eq!(headers(self), headers(other));
+    }
+
     /// Asserts a problem+json error with this status and code.
     pub fn assert_problem(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
