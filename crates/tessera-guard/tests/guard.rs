@@ -21,35 +21,52 @@ role!(Teller = "teller");
 
 struct Tessera {
     url: String,
-    _server: tessera_server::RunningServer,
-    _dir: tempfile::TempDir,
+    server: Option<tessera_server::RunningServer>,
+    dir: tempfile::TempDir,
     http: reqwest::Client,
 }
 
 impl Tessera {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let server = Self::serve(&dir, "127.0.0.1:0").await;
+        Self {
+            url: format!("http://{}", server.addr),
+            server: Some(server),
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A server on `listen` over the data dir `dir`.
+    async fn serve(dir: &tempfile::TempDir, listen: &str) -> tessera_server::RunningServer {
         let env = [
             ("TESSERA_ADMIN_KEY", ADMIN_KEY),
             ("TESSERA_APPS_KEYS", APP_KEY),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
         let overrides = tessera_server::Overrides {
-            listen: Some("127.0.0.1:0".into()),
+            listen: Some(listen.into()),
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
         let config = tessera_server::Config::load(None, env.into_iter(), &overrides).unwrap();
         let clock = tessera_core::ManualClock::new(tessera_core::Timestamp::from_secs(START_SECS));
-        let server = tessera_server::RunningServer::start(&config, Arc::new(clock))
+        tessera_server::RunningServer::start(&config, Arc::new(clock))
             .await
-            .unwrap();
-        Self {
-            url: format!("http://{}", server.addr),
-            _server: server,
-            _dir: dir,
-            http: reqwest::Client::new(),
-        }
+            .unwrap()
+    }
+
+    /// Stops the server (its revocation feeds end with it).
+    async fn stop(&mut self) {
+        let server = self.server.take().expect("running");
+        server.shutdown().await.expect("a clean shutdown");
+    }
+
+    /// Starts the server again on its old address and data dir.
+    async fn restart(&mut self) {
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        self.server = Some(Self::serve(&self.dir, &listen).await);
     }
 
     async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
@@ -371,4 +388,59 @@ async fn session_tokens_are_introspected_cached_and_cleared_by_the_feed() {
         n + 1,
         "asked again after the TTL"
     );
+}
+
+/// Polls until `check` holds, for at most `limit` of real time (events of the network, not
+/// timeouts: the guard's clock is moved by hand).
+async fn until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn jwts_get_503_once_the_feed_is_down_longer_than_the_staleness_bound_and_200_when_it_is_back()
+ {
+    let mut t = Tessera::start().await;
+    t.register("alice").await;
+    let clock = clock();
+    let guard = Guard::builder(&t.url)
+        .app_key(APP_KEY)
+        .clock(Arc::new(clock.clone()))
+        .max_staleness(Duration::from_secs(10))
+        .build()
+        .await
+        .expect("the guard starts");
+    let app = app(&guard);
+    let token = t.jwt("alice").await;
+    assert_eq!(call(&app, "/me", &token).await.0, StatusCode::OK);
+
+    t.stop().await;
+    assert!(
+        until(Duration::from_secs(5), || !guard.feed_connected()).await,
+        "the guard never saw the feed end"
+    );
+    clock.advance(Duration::from_secs(10));
+    assert_eq!(
+        call(&app, "/me", &token).await.0,
+        StatusCode::OK,
+        "within the bound"
+    );
+    clock.advance(Duration::from_secs(1));
+    let (status, body, content_type) = call(&app, "/me", &token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["code"], "tessera_unavailable");
+
+    t.restart().await;
+    assert!(
+        until(Duration::from_secs(10), || guard.revocations_fresh()).await,
+        "the guard never came back to the feed"
+    );
+    assert_eq!(call(&app, "/me", &token).await.0, StatusCode::OK);
 }
