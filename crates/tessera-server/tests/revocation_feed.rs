@@ -361,3 +361,31 @@ async fn a_graceful_shutdown_ends_open_feeds_instead_of_waiting_on_them() {
         "the feed ended with the server"
     );
 }
+
+/// RFC 7009 revocation takes the `X-Auth-Token` forward auth mints for the upstream (another
+/// audience than the API's) too, and the apps behind the proxy hear of it on the feed.
+#[tokio::test]
+async fn a_revoked_forward_auth_token_reaches_the_feed() {
+    let s = TestServer::start(&[
+        ("TESSERA_APPS_KEYS", APP_KEY),
+        ("TESSERA_FORWARD_AUTH_MINT_JWT", "true"),
+    ])
+    .await;
+    s.register("alice").await;
+    let token = s.bearer_login("alice").await;
+    let forwarded = Client::with_bearer(&s.url, &token).get("/v1/auth").await;
+    assert_eq!(forwarded.status, StatusCode::OK, "{}", forwarded.text);
+    let upstream = forwarded.header("x-auth-token").to_owned();
+    let claims: Value =
+        serde_json::from_slice(&decode_b64url(upstream.split('.').nth(1).unwrap())).unwrap();
+    assert_eq!(claims["aud"], "upstream");
+
+    let mut feed = Feed::open(&s.url, APP_KEY, None).await;
+    feed.until_ready().await;
+    revoke(&s.url, &upstream).await;
+    let e = feed.next().await;
+    assert_eq!(
+        (e.name.as_str(), &e.data["kind"], &e.data["id"]),
+        ("revoked", &json!("jti"), &claims["jti"])
+    );
+}

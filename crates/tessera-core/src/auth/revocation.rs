@@ -65,8 +65,9 @@ impl Auth {
             }
             return Ok(());
         }
-        // Only a token this server signed may add to the denylist.
-        if let Ok(claims) = self.tokens.ring.load().verify(token, now) {
+        // Only a token this server signed may add to the denylist: for the API's audience or,
+        // from forward auth, the upstream's.
+        if let Ok(claims) = self.tokens.ring.load().verify_any_audience(token, now) {
             let expires_at = claims.expires_at().plus(self.settings.tokens.access.leeway);
             self.remember(Revocation {
                 kind: RevokedKind::AccessToken,

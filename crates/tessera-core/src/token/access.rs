@@ -294,11 +294,34 @@ impl KeyRing {
         self.verify_with_key(token, now).map(|(_, claims)| claims)
     }
 
+    /// [`Self::verify`] for a token of any audience this server mints (the API's, or the
+    /// upstream's of forward auth): what may be revoked. Every other check is made.
+    ///
+    /// # Errors
+    /// The [`TokenError`] naming the first check that failed.
+    pub fn verify_any_audience(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, TokenError> {
+        self.checked(token, now, None).map(|(_, claims)| claims)
+    }
+
     /// [`Self::verify`], also returning the key that signed the token.
     pub(super) fn verify_with_key(
         &self,
         token: &str,
         now: Timestamp,
+    ) -> Result<(&VerificationKey, AccessClaims), TokenError> {
+        self.checked(token, now, Some(&self.settings.audience))
+    }
+
+    /// Every check of [`Self::verify`]; `aud` must contain `audience` when one is given.
+    fn checked(
+        &self,
+        token: &str,
+        now: Timestamp,
+        audience: Option<&str>,
     ) -> Result<(&VerificationKey, AccessClaims), TokenError> {
         let (key, segments) = self.precheck(token, now)?;
         let signature = jws::decode_segment(segments.signature)?;
@@ -312,7 +335,7 @@ impl KeyRing {
         if claims.iss != self.settings.issuer {
             return Err(TokenError::WrongIssuer);
         }
-        if !claims.aud.contains(&self.settings.audience) {
+        if audience.is_some_and(|audience| !claims.aud.iter().any(|aud| aud == audience)) {
             return Err(TokenError::WrongAudience);
         }
         claims.check_times(now, self.settings.leeway)?;
