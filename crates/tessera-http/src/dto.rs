@@ -201,6 +201,15 @@ pub struct PasswordChangeRequest {
     pub new_password: String,
 }
 
+/// `DELETE /v1/me`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDeletionRequest {
+    /// The account's password, proved again: 1 to 1024 bytes.
+    #[schema(min_length = 1, max_length = 1024)]
+    pub password: String,
+}
+
 /// `PUT /v1/admin/users/{id}/roles`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

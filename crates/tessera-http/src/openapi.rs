@@ -225,7 +225,9 @@ impl Modify for SecuritySchemes {
         tokens::jwks,
         crate::routes::revocations::feed,
         me::me,
+        me::delete_account,
         me::forward_auth,
+        admin::delete_user,
         admin::user_sessions,
         admin::revoke_user,
         admin::set_roles,
@@ -234,7 +236,7 @@ impl Modify for SecuritySchemes {
     modifiers(&SecuritySchemes),
     tags(
         (name = "operations", description = "Liveness, readiness, metrics, this document."),
-        (name = "accounts", description = "Registration and password change."),
+        (name = "accounts", description = "Registration, password change, account deletion."),
         (name = "sessions", description = "Stateful sessions with an opaque token (cookie or bearer)."),
         (name = "tokens", description = "JWT access tokens, refresh tokens, revocation, introspection, the JWKS."),
         (name = "apps", description = "For apps behind Tessera: who is calling, forward auth."),

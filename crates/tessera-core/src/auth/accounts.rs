@@ -118,14 +118,20 @@ impl Auth {
         self.verify_password(user, password, attempt).await
     }
 
-    /// Verifies `password` for an already known `user` (a password change), throttled like a
-    /// login.
+    /// Verifies `password` (the request's field `field`) for an already known `user` (a
+    /// password change, an account deletion), throttled like a login.
     async fn recheck_password(
         &self,
         user: &User,
+        field: &str,
         password: &str,
         address: &str,
     ) -> Result<User, AuthError> {
+        if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::InvalidRequest(format!(
+                "{field} must be 1 to 1024 bytes"
+            )));
+        }
         let attempt = self
             .throttle_begin(&user.username.canonical(), address)
             .await?;
@@ -176,12 +182,7 @@ impl Auth {
         address: &str,
     ) -> Result<(), AuthError> {
         validate_password(new_password)?;
-        if current_password.is_empty() || current_password.len() > MAX_PASSWORD_BYTES {
-            return Err(AuthError::InvalidRequest(
-                "current_password must be 1 to 1024 bytes".into(),
-            ));
-        }
-        self.recheck_password(user, current_password, address)
+        self.recheck_password(user, "current_password", current_password, address)
             .await?;
         let hash = self.passwords.hash(new_password.to_owned()).await;
         if !self.stores.users.set_password_hash(user.id, &hash).await? {
@@ -250,6 +251,23 @@ impl Auth {
     pub async fn revoke_user(&self, id: UserId) -> Result<(), AuthError> {
         self.user(id).await?;
         self.end_everything_of(id, None).await
+    }
+
+    /// `DELETE /v1/me`: the caller removes their own account, proving its password again
+    /// (throttled like a login): every session and refresh family ends with its access tokens
+    /// on every instance, then the user is gone and the name free.
+    ///
+    /// # Errors
+    /// `InvalidRequest` for a malformed password, `TooManyAttempts`, `InvalidCredentials`.
+    pub async fn delete_own_account(
+        &self,
+        user: &User,
+        password: &str,
+        address: &str,
+    ) -> Result<(), AuthError> {
+        self.recheck_password(user, "password", password, address)
+            .await?;
+        self.delete_user(user.id).await
     }
 
     /// Removes an account after ending all its sessions.

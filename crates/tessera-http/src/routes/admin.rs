@@ -58,6 +58,27 @@ pub async fn revoke_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/admin/users/{id}`: removes the user after ending everything of it.
+#[utoipa::path(
+    delete, path = "/v1/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The public id.")),
+    responses(
+        (status = 204, description = "The user is gone; every session and refresh family of it ended, with their access tokens, on every instance."),
+        (status = 401, description = "`unauthenticated`: a missing or wrong admin key.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 404, description = "`not_found`: no `admin_key` is configured, or no such user.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("admin_key" = [])),
+)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    _: Admin,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    state.auth().delete_user(path_id::<UserId>(id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `PUT /v1/admin/users/{id}/roles`.
 #[utoipa::path(
     put, path = "/v1/admin/users/{id}/roles", tag = "admin",

@@ -1,13 +1,15 @@
-//! `GET /v1/me` and the forward-auth endpoint `GET /v1/auth`.
+//! `GET /v1/me`, `DELETE /v1/me` and the forward-auth endpoint `GET /v1/auth`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::{Caller, is_unsafe};
-use crate::dto::MeDto;
+use super::sessions::current_ended;
+use crate::auth::{Caller, Client, is_unsafe};
+use crate::dto::{AccountDeletionRequest, MeDto};
 use crate::error::ApiResult;
+use crate::json::ApiJson;
 use crate::state::AppState;
 
 /// `GET /v1/me`: who is calling, and how.
@@ -29,6 +31,35 @@ pub async fn me(caller: Caller) -> Response {
         auth: caller.mode(),
     })
     .into_response()
+}
+
+/// `DELETE /v1/me`: the caller deletes their own account, with its password.
+#[utoipa::path(
+    delete, path = "/v1/me", tag = "accounts",
+    request_body(content = crate::dto::AccountDeletionRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The account is gone; every session and refresh family of it ended, with their access tokens, on every instance; the cookie cleared.", headers(("Set-Cookie" = String, description = "The cookie with `Max-Age=0`."), ("Clear-Site-Data" = String, description = "`\"cookies\"`."))),
+        (status = 400, description = "`invalid_request`: unparseable JSON, a missing, unknown or mistyped field, or an invalid value.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials` (wrong password), or `unauthenticated` / `invalid_token` (no valid credential).", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 403, description = "`csrf_failed`: a cookie-authenticated unsafe request without the right `X-CSRF-Token`, with `Sec-Fetch-Site: cross-site`, or with a foreign `Origin`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`: a body over 16 KiB.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`.", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: throttled.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+        (status = 503, description = "`store_unavailable`: a store needed to answer cannot be reached.", body = crate::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Whole seconds to wait."))),
+    ),
+    security(("session_cookie" = [], "csrf_token" = []), ("session_token" = []), ("jwt" = [])),
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Client(client): Client,
+    ApiJson(req): ApiJson<AccountDeletionRequest>,
+) -> ApiResult<Response> {
+    state
+        .auth()
+        .delete_own_account(caller.user(), &req.password, &client.address)
+        .await?;
+    Ok(current_ended(&state))
 }
 
 /// The method of the request a reverse proxy is asking about, for the CSRF rules: unsafe (as

@@ -82,7 +82,7 @@ pub async fn current(caller: SessionCaller) -> Json<SessionEnvelopeDto> {
 
 /// The answer to ending the caller's own current session: 204, cookie cleared,
 /// `Clear-Site-Data: "cookies"`.
-fn current_ended(state: &AppState) -> Response {
+pub(super) fn current_ended(state: &AppState) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.append(header::SET_COOKIE, clear_cookie(&state.settings().cookie));

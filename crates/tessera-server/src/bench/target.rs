@@ -353,10 +353,10 @@ impl BenchUser {
         json!({"username": self.name, "password": self.password})
     }
 
-    /// Removes the user and everything of it. In process: deleted from the store. By URL the
-    /// API cannot delete a user: with the admin key every session and family of it ends,
-    /// without, it logs in once more and ends them all; either way its password is then
-    /// replaced by one nobody knows. Returns a note for the operator when something stays.
+    /// Removes the user and everything of it: in process from the store; by URL with
+    /// `DELETE /v1/me` (its password proved again), else with the admin key's
+    /// `DELETE /v1/admin/users/{id}`. Every session and family of the user ends with it.
+    /// Returns a note for the operator when the user could not be removed.
     pub async fn remove(&self, target: &Target, admin_key: Option<&str>) -> Option<String> {
         if let Some(local) = &target.local {
             return match local.server.auth.delete_user(self.id).await {
@@ -364,42 +364,45 @@ impl BenchUser {
                 Err(e) => Some(format!("could not remove the bench user: {e}")),
             };
         }
-        let login = target
-            .post("/v1/sessions", &self.login(false), &[])
-            .await
-            .ok()?;
-        let token = login.field("token").map(str::to_owned);
-        if let Some(token) = &token {
-            let bearer = format!("Bearer {token}");
-            let _ = target
-                .post(
-                    "/v1/password",
-                    &json!({"current_password": self.password, "new_password": OpaqueToken::generate().expose()}),
-                    &[("authorization", &bearer)],
-                )
-                .await;
-            let _ = target
-                .send(
-                    reqwest::Method::DELETE,
-                    "/v1/sessions?keep_current=false",
-                    None,
-                    &[("authorization", &bearer)],
-                )
-                .await;
+        if self.delete_itself(target).await {
+            return None;
         }
         if let Some(key) = admin_key {
-            let _ = target
-                .post(
-                    &format!("/v1/admin/users/{}/revoke", self.id),
-                    &json!({}),
+            let removed = target
+                .send(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/admin/users/{}", self.id),
+                    None,
                     &[("authorization", &format!("Bearer {key}"))],
                 )
                 .await;
+            if removed.is_ok_and(|r| r.status == 204) {
+                return None;
+            }
         }
         Some(format!(
-            "the API has no call to delete a user: {} is left on {} with no live session or token and a password nobody knows; remove it with `tessera user remove {}`",
+            "could not remove the bench user {} from {}: remove it with `tessera user remove {}`",
             self.name, target.base, self.name
         ))
+    }
+
+    /// Logs in once more and deletes the account with `DELETE /v1/me`; whether it is gone.
+    async fn delete_itself(&self, target: &Target) -> bool {
+        let Ok(login) = target.post("/v1/sessions", &self.login(false), &[]).await else {
+            return false;
+        };
+        let Some(token) = login.field("token") else {
+            return false;
+        };
+        let deleted = target
+            .send(
+                reqwest::Method::DELETE,
+                "/v1/me",
+                Some(&json!({"password": self.password})),
+                &[("authorization", &format!("Bearer {token}"))],
+            )
+            .await;
+        deleted.is_ok_and(|r| r.status == 204)
     }
 }
 
