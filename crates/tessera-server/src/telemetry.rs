@@ -53,8 +53,17 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// The renderer behind `/metrics`.
+/// The renderer behind `/metrics`: Tessera's series and the standard `process_*` ones (CPU
+/// seconds, resident memory, open files), read at each scrape, so a client can tell what the
+/// server costs (`tessera bench --url` divides CPU by requests). `process_cpu_seconds_total`
+/// is a gauge: the `metrics` crate's counters are whole numbers, and whole seconds would be
+/// too coarse to divide by a second's requests.
 pub fn metrics_render() -> MetricsRender {
     let handle = handle();
-    std::sync::Arc::new(move || handle.render())
+    let process = metrics_process::Collector::default();
+    process.describe();
+    std::sync::Arc::new(move || {
+        process.collect();
+        handle.render()
+    })
 }

@@ -159,7 +159,12 @@ fn against_a_server_by_url() {
                 num(c, "rps") > 0.0 && num(&c["revocation_same"], "p99_ms") < 1000.0,
                 "{c}"
             );
-            assert!(c["server_cpu_us"].is_null());
+            // The server's CPU, read from its /metrics around each load.
+            assert!(
+                num(c, "server_cpu_us") > 0.0 && num(c, "healthz_cpu_us") > 0.0,
+                "{c}"
+            );
+            assert!(num(c, "verify_us") >= 0.0, "{c}");
         }
     }
     let err = stderr(&out);

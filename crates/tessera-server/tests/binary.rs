@@ -1072,4 +1072,7 @@ async fn metrics_count_each_login_verification_and_request() {
         count(r#"tessera_store_duration_seconds_count{backend="sqlite",kind="write"}"#) >= 2.0,
         "a signup and a session at least: {text}"
     );
+    // The process's own series, read at the scrape: two Argon2 hashes took CPU.
+    assert!(count("process_cpu_seconds_total") > 0.0, "{text}");
+    assert!(count("process_resident_memory_bytes") > 1e6, "{text}");
 }

@@ -12,7 +12,8 @@ pub const LOAD_THREAD: &str = "bench-load";
 pub struct CpuSplit {
     /// By the load generator's threads.
     pub load: Duration,
-    /// By every other thread of the process (the server, when it runs in process).
+    /// By every other thread of the process: the server, when it runs in process. By URL the
+    /// bench puts the remote server's CPU here, read from its `/metrics`.
     pub other: Duration,
 }
 

@@ -225,6 +225,29 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The server's CPU seconds so far, from `process_cpu_seconds_total` at its `/metrics`.
+async fn remote_cpu(t: &Target) -> Option<Duration> {
+    let text = t.text("/metrics").await?;
+    let seconds = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total ")?.parse::<f64>().ok())?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// One load. By URL the server's CPU meanwhile (`cpu.other`) is read from its `/metrics`;
+/// in process it is this process's threads but the generator's.
+async fn run_measured(t: &Target, runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult {
+    if t.local.is_some() {
+        return load::run(runtime, spec).await;
+    }
+    let before = remote_cpu(t).await;
+    let mut result = load::run(runtime, spec).await;
+    if let (Some(before), Some(after)) = (before, remote_cpu(t).await) {
+        result.cpu.other = after.saturating_sub(before);
+    }
+    result
+}
+
 /// `GET /healthz` and `GET /v1/me` in `plan.rounds` alternating runs of `plan.duration /
 /// rounds` each, so both see the same machine: a neighbour's build or a frequency change lands
 /// on both sides of the ratio instead of on one block. Returns both runs summed (latencies, CPU,
@@ -260,7 +283,7 @@ async fn interleaved(
             } else {
                 spec(t, "/v1/me", credential.clone(), &slice)
             };
-            results[which] = Some(load::run(runtime, spec).await);
+            results[which] = Some(run_measured(t, runtime, spec).await);
         }
         let [Some(h), Some(m)] = results else {
             continue;
@@ -457,7 +480,13 @@ pub async fn column(
         c.store_round_trips =
             Some((store_round_trips(&a) - store_round_trips(&b)).max(0.0) / me.ok as f64);
     }
-    record_load(&mut c, &me, &healthz, t.local.is_some());
+    let server_cpu_known = t.local.is_some() || remote_cpu(t).await.is_some();
+    record_load(&mut c, &me, &healthz, server_cpu_known);
+    if t.local.is_none()
+        && let (Some(me), Some(healthz)) = (c.server_cpu_us, c.healthz_cpu_us)
+    {
+        c.verify_us = Some((me - healthz).max(0.0));
+    }
     c.rps = Some(me_rps);
     c.healthz_rps = Some(healthz_rps);
 
@@ -511,14 +540,14 @@ pub async fn column(
     Ok(c)
 }
 
-fn record_load(c: &mut Column, me: &LoadResult, healthz: &LoadResult, local: bool) {
+fn record_load(c: &mut Column, me: &LoadResult, healthz: &LoadResult, server_cpu_known: bool) {
     c.rps = Some(me.rate());
     c.p50_ms = Some(me.latencies.percentile_ms(50.0));
     c.p99_ms = Some(me.latencies.percentile_ms(99.0));
     c.p999_ms = Some(me.latencies.percentile_ms(99.9));
     c.errors = Some(me.errors);
     c.load_cpu_us = Some(me.load_cpu_per_request_us());
-    if local {
+    if server_cpu_known {
         c.server_cpu_us = Some(me.server_cpu_per_request_us());
         c.healthz_cpu_us = Some(healthz.server_cpu_per_request_us());
     }

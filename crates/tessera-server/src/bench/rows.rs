@@ -194,7 +194,7 @@ pub fn rows(report: &Report) -> Vec<Row> {
             let (lo, hi) = (lowest(p), highest(p));
             format!("{} costs {} an hour, {} {}", hi.0.title(), fmt_bytes(hi.1), lo.0.title(), fmt_bytes(lo.1))
         }),
-        b.numeric("cpu.verify", "CPU", "server µs per verification (timed around the call)", |c| c.verify_us, fmt_num, spread(" µs", true)),
+        b.numeric("cpu.verify", "CPU", "server µs per verification (in process: timed around the call; by URL: CPU of /v1/me less /healthz)", |c| c.verify_us, fmt_num, spread(" µs", true)),
         b.numeric("cpu.server_per_request", "CPU", "server CPU µs per GET /v1/me", |c| c.server_cpu_us, fmt_num, spread(" µs", true)),
         b.numeric("cpu.healthz_per_request", "CPU", "server CPU µs per GET /healthz (same server)", |c| c.healthz_cpu_us, fmt_num, |_| "the floor of any request: routing, headers, TCP".into()),
         b.numeric("cpu.load_generator", "CPU", "load generator CPU µs per request", |c| c.load_cpu_us, fmt_num, |p| format!("at most {} µs per request", fmt_num(highest(p).1))),
