@@ -228,9 +228,11 @@ pub fn median(values: &[f64]) -> f64 {
 /// The server's CPU seconds so far, from `process_cpu_seconds_total` at its `/metrics`.
 async fn remote_cpu(t: &Target) -> Option<Duration> {
     let text = t.text("/metrics").await?;
-    let seconds = text
-        .lines()
-        .find_map(|l| l.strip_prefix("process_cpu_seconds_total ")?.parse::<f64>().ok())?;
+    let seconds = text.lines().find_map(|l| {
+        l.strip_prefix("process_cpu_seconds_total ")?
+            .parse::<f64>()
+            .ok()
+    })?;
     Duration::try_from_secs_f64(seconds).ok()
 }
 

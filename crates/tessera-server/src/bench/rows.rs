@@ -256,6 +256,26 @@ pub fn rows(report: &Report) -> Vec<Row> {
             spread(" µs", true),
         ),
     );
+    if report.run.fresh_tokens {
+        rows.insert(
+            11,
+            b.numeric(
+                "cpu.fresh_floor_ratio",
+                "CPU",
+                "server CPU per GET /v1/me ÷ floor (/healthz + bare signature check)",
+                |c| Some(c.server_cpu_us? / (c.healthz_cpu_us? + c.raw_signature_us?)),
+                |v| format!("{v:.2}x"),
+                |p| {
+                    let worst = highest(p);
+                    format!(
+                        "a fresh token costs the server at most {:.2}x the floor ({})",
+                        worst.1,
+                        worst.0.title()
+                    )
+                },
+            ),
+        );
+    }
     rows
 }
 

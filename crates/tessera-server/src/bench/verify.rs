@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::Value;
@@ -31,43 +31,73 @@ pub fn algorithm(jwt: &str) -> Option<String> {
     Some(header.get("alg")?.as_str()?.to_owned())
 }
 
-enum Key {
-    Raw(&'static dyn signature::VerificationAlgorithm, Vec<u8>),
-    Rsa(Vec<u8>, Vec<u8>),
-}
-
 fn b64(jwk: &Value, field: &str) -> Option<Vec<u8>> {
     B64.decode(jwk.get(field)?.as_str()?).ok()
 }
 
-/// The verification key of `jwt` from a JWK Set; `None` for HS256 (its secret is not
-/// published: an app cannot verify it without sharing the server's secret).
-fn key_for(jwks: &Value, jwt: &str) -> Option<Key> {
+/// The verification key of `jwt` from a JWK Set, parsed once as an app (and the server) keeps
+/// it; `None` for HS256 (its secret is not published: an app cannot verify it without sharing
+/// the server's secret).
+fn key_for(jwks: &Value, jwt: &str) -> Option<ParsedPublicKey> {
     let header: Value = serde_json::from_slice(&B64.decode(jwt.split('.').next()?).ok()?).ok()?;
     let kid = header.get("kid")?.as_str()?;
     let jwk = jwks["keys"].as_array()?.iter().find(|k| k["kid"] == kid)?;
-    match jwk.get("alg")?.as_str()? {
-        "EdDSA" => Some(Key::Raw(&signature::ED25519, b64(jwk, "x")?)),
-        "ES256" => {
-            let mut point = vec![4u8];
-            point.extend(b64(jwk, "x")?);
-            point.extend(b64(jwk, "y")?);
-            Some(Key::Raw(&signature::ECDSA_P256_SHA256_FIXED, point))
-        }
-        "RS256" => Some(Key::Rsa(b64(jwk, "n")?, b64(jwk, "e")?)),
-        _ => None,
-    }
+    let (algorithm, public): (&'static dyn signature::VerificationAlgorithm, Vec<u8>) =
+        match jwk.get("alg")?.as_str()? {
+            "EdDSA" => (&signature::ED25519, b64(jwk, "x")?),
+            "ES256" => {
+                let mut point = vec![4u8];
+                point.extend(b64(jwk, "x")?);
+                point.extend(b64(jwk, "y")?);
+                (&signature::ECDSA_P256_SHA256_FIXED, point)
+            }
+            "RS256" => (
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                rsa_public_key_der(&b64(jwk, "n")?, &b64(jwk, "e")?),
+            ),
+            _ => return None,
+        };
+    ParsedPublicKey::new(algorithm, public).ok()
 }
 
-fn check(key: &Key, signed: &[u8], sig: &[u8]) -> bool {
-    match key {
-        Key::Raw(alg, bytes) => UnparsedPublicKey::new(*alg, bytes)
-            .verify(signed, sig)
-            .is_ok(),
-        Key::Rsa(n, e) => signature::RsaPublicKeyComponents { n, e }
-            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, sig)
-            .is_ok(),
+/// PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }` in DER, the
+/// form aws-lc-rs parses an RSA verification key from. Written here because a JWK gives `n`
+/// and `e` and aws-lc-rs builds a parsed key only from DER; two integers need no ASN.1 crate.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn length(len: usize) -> Vec<u8> {
+        if len < 0x80 {
+            return vec![len as u8];
+        }
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        let mut out = vec![0x80 | bytes.len() as u8];
+        out.extend(bytes);
+        out
     }
+    fn integer(magnitude: &[u8]) -> Vec<u8> {
+        let trimmed: Vec<u8> = magnitude.iter().copied().skip_while(|b| *b == 0).collect();
+        let mut body = Vec::with_capacity(trimmed.len() + 1);
+        if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+            body.push(0); // non-negative, and zero is one 0x00 byte
+        }
+        body.extend(trimmed);
+        let mut out = vec![0x02];
+        out.extend(length(body.len()));
+        out.extend(body);
+        out
+    }
+    let content = [integer(n), integer(e)].concat();
+    let mut out = vec![0x30];
+    out.extend(length(content.len()));
+    out.extend(content);
+    out
+}
+
+fn check(key: &ParsedPublicKey, signed: &[u8], sig: &[u8]) -> bool {
+    key.verify_sig(signed, sig).is_ok()
 }
 
 /// µs per bare signature check and per whole app-side verification (split, decode, check,
@@ -86,7 +116,7 @@ pub fn costs(jwks: &Value, jwt: &str, rounds: u32) -> Option<(f64, f64)> {
     Some((per_round_us(raw, rounds), per_round_us(whole, rounds)))
 }
 
-fn app_verify(key: &Key, jwt: &str) -> bool {
+fn app_verify(key: &ParsedPublicKey, jwt: &str) -> bool {
     let Some((signed, sig)) = jwt.rsplit_once('.') else {
         return false;
     };
@@ -136,5 +166,20 @@ mod tests {
         assert_eq!(claim_i64(&jwt, "exp"), Some(5));
         assert_eq!(algorithm(&jwt).as_deref(), Some("EdDSA"));
         assert!(readable_claims("opaque-token").is_none());
+    }
+
+    #[test]
+    fn rsa_public_keys_are_encoded_as_pkcs1_der() {
+        // Short forms, a leading zero for a high bit, leading zeros of the input dropped.
+        assert_eq!(
+            rsa_public_key_der(&[0x00, 0x81], &[0x01, 0x00, 0x01]),
+            [
+                0x30, 0x09, 0x02, 0x02, 0x00, 0x81, 0x02, 0x03, 0x01, 0x00, 0x01
+            ]
+        );
+        // A 2048-bit modulus takes the two-byte long form of the length.
+        let der = rsa_public_key_der(&[0xc0; 256], &[0x01, 0x00, 0x01]);
+        assert_eq!(&der[..8], [0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01]);
+        assert_eq!(der.len(), 4 + 266);
     }
 }
