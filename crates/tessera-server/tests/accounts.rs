@@ -6,20 +6,7 @@ mod common;
 
 use common::{ADMIN_KEY, Client, PASSWORD, TestServer};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-/// A `/v1/tokens` login of `name`: the access and refresh tokens.
-async fn tokens(s: &TestServer, name: &str) -> Value {
-    let r = s
-        .client()
-        .post(
-            "/v1/tokens",
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body
-}
+use serde_json::json;
 
 async fn delete_me(c: &mut Client, password: &str) -> common::Reply {
     c.send(
@@ -36,7 +23,7 @@ async fn deleting_ones_own_account_takes_the_password_and_ends_every_credential(
     let s = TestServer::start(&[]).await;
     let old_id = s.register("alice").await["id"].clone();
     let session = s.bearer_login("alice").await;
-    let hybrid = tokens(&s, "alice").await;
+    let hybrid = s.tokens("alice").await;
     let access = hybrid["access_token"].as_str().unwrap();
     let mut c = Client::with_bearer(&s.url, &session);
 

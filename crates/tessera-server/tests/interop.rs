@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestServer};
+use common::TestServer;
 use serde_json::{Value, json};
 use tessera_core::Timestamp;
 
@@ -36,14 +36,7 @@ async fn check(algorithm: &str) {
     // PyJWT checks times against the real clock.
     s.clock.set(Timestamp::now());
     s.register("alice").await;
-    let r = s
-        .client()
-        .post(
-            "/v1/tokens",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
-    let token = r.body["access_token"]
+    let token = s.tokens("alice").await["access_token"]
         .as_str()
         .expect("access token")
         .to_owned();

@@ -80,14 +80,10 @@ async fn the_leeway_still_holds_for_a_jwt_whose_session_lives() {
     // Access tokens of a refresh family (30 d) keep the leeway on `exp`.
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let r = s
-        .client()
-        .post(
-            "/v1/tokens",
-            json!({"username": "alice", "password": PASSWORD}),
-        )
-        .await;
-    let at = r.body["access_token"].as_str().unwrap().to_owned();
+    let at = s.tokens("alice").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.advance(600 + 29);
     assert_eq!(me(&s, &at).await.status, StatusCode::OK);
     s.advance(1);
@@ -458,23 +454,12 @@ async fn closed_signup_answers_a_taken_name_and_a_free_one_alike() {
     taken.assert_indistinguishable_from(&free);
 }
 
-/// A refresh token that never existed, one past its family's lifetime and one whose family was
+/// A refresh token that never existed, one past its family's lifetime and one whose family
 /// was revoked (RFC 7009) get the same `invalid_grant`: the reply says nothing about whose it was.
 #[tokio::test]
 async fn unknown_expired_and_ended_refresh_tokens_look_the_same() {
     let s = TestServer::start(&[("TESSERA_TOKEN_REFRESH_TTL", "1h")]).await;
     s.register("alice").await;
-    let issue = || async {
-        let r = s
-            .client()
-            .post(
-                "/v1/tokens",
-                json!({"username": "alice", "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        r.body
-    };
     let refresh = |token: String| {
         let mut c = s.client();
         async move {
@@ -482,9 +467,15 @@ async fn unknown_expired_and_ended_refresh_tokens_look_the_same() {
                 .await
         }
     };
-    let expiring = issue().await["refresh_token"].as_str().unwrap().to_owned();
+    let expiring = s.tokens("alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.advance(3601);
-    let ended = issue().await["refresh_token"].as_str().unwrap().to_owned();
+    let ended = s.tokens("alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let revoke = s
         .client()
         .post("/v1/tokens/revoke", json!({"token": ended}))

@@ -9,18 +9,6 @@ use common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer, raw};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn tokens(s: &TestServer, name: &str) -> Value {
-    let r = s
-        .client()
-        .post(
-            "/v1/tokens",
-            json!({"username": name, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body
-}
-
 async fn refresh(s: &TestServer, refresh_token: &str) -> Reply {
     s.client()
         .post(
@@ -97,7 +85,7 @@ async fn password_login_issues_a_jwt_and_a_refresh_token() {
 async fn access_tokens_expire_with_leeway() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = tokens(&s, "alice").await["access_token"]
+    let at = s.tokens("alice").await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -117,7 +105,7 @@ async fn access_tokens_expire_with_leeway() {
 async fn refresh_rotates_and_reuse_ends_the_family() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let rt1 = t["refresh_token"].as_str().unwrap();
     let r = refresh(&s, rt1).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -158,7 +146,7 @@ async fn refresh_rotates_and_reuse_ends_the_family() {
 async fn reuse_after_the_grace_window_is_theft() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let rt1 = t["refresh_token"].as_str().unwrap();
     let rt2 = refresh(&s, rt1).await.body["refresh_token"]
         .as_str()
@@ -173,7 +161,7 @@ async fn reuse_after_the_grace_window_is_theft() {
 async fn refresh_family_lifetime_is_absolute() {
     let s = TestServer::start(&[("TESSERA_TOKEN_REFRESH_TTL", "1h")]).await;
     s.register("alice").await;
-    let mut rt = tokens(&s, "alice").await["refresh_token"]
+    let mut rt = s.tokens("alice").await["refresh_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -200,7 +188,7 @@ async fn bad_refresh_tokens_and_refresh_off() {
 
     let off = TestServer::start(&[("TESSERA_TOKEN_REFRESH", "false")]).await;
     off.register("alice").await;
-    let t = tokens(&off, "alice").await;
+    let t = off.tokens("alice").await;
     assert!(t.get("refresh_token").is_none(), "{t}");
     assert_eq!(
         me(&off, t["access_token"].as_str().unwrap()).await.status,
@@ -265,7 +253,7 @@ async fn exchange_binds_a_jwt_to_the_session() {
 async fn revoke_access_refresh_and_session_tokens() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let at = t["access_token"].as_str().unwrap();
     let r = s
         .client()
@@ -277,7 +265,7 @@ async fn revoke_access_refresh_and_session_tokens() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     me(&s, at).await.assert_problem(401, "invalid_token");
 
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let form = format!(
         "token={}&token_type_hint=refresh_token",
         t["refresh_token"].as_str().unwrap()
@@ -341,7 +329,7 @@ async fn introspection_needs_the_admin_key() {
 
     let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]).await;
     let user = s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let session = s.bearer_login("alice").await;
     let mut admin = Client::with_bearer(&s.url, ADMIN_KEY);
     s.client()
@@ -394,8 +382,8 @@ async fn introspection_needs_the_admin_key() {
 async fn password_change_and_admin_revoke_kill_jwts_within_the_same_second() {
     let s = TestServer::start(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]).await;
     let user = s.register("alice").await;
-    let mine = tokens(&s, "alice").await;
-    let other = tokens(&s, "alice").await;
+    let mine = s.tokens("alice").await;
+    let other = s.tokens("alice").await;
     let session = s.bearer_login("alice").await;
     let mut c = Client::with_bearer(&s.url, mine["access_token"].as_str().unwrap());
     let r = c
@@ -460,7 +448,7 @@ async fn roles_that_would_overflow_the_token_are_refused() {
         .send(Method::PUT, &path, Some(json!({"roles": ["teller"]})), &[])
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     let at = t["access_token"].as_str().unwrap();
     assert!(at.len() <= 600, "{}", at.len());
     assert_eq!(parts(at).1["roles"], json!(["teller"]));
@@ -476,7 +464,7 @@ async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
     ] {
         let s = TestServer::start(&[("TESSERA_TOKEN_ALGORITHM", alg)]).await;
         s.register("alice").await;
-        let at = tokens(&s, "alice").await["access_token"]
+        let at = s.tokens("alice").await["access_token"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -504,7 +492,7 @@ async fn key_rotation_publishes_ahead_and_keeps_old_tokens_until_they_expire() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
     let access = || async {
-        tokens(&s, "alice").await["access_token"]
+        s.tokens("alice").await["access_token"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -562,7 +550,7 @@ fn ed25519(header: &Value, payload: &[u8], pkcs8: &[u8]) -> String {
 async fn forged_and_malformed_tokens_are_refused() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = tokens(&s, "alice").await["access_token"]
+    let at = s.tokens("alice").await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -605,7 +593,7 @@ async fn forged_and_malformed_tokens_are_refused() {
     // A token from another Tessera (another key, same kid format).
     let elsewhere = TestServer::start(&[]).await;
     elsewhere.register("alice").await;
-    let foreign = tokens(&elsewhere, "alice").await["access_token"]
+    let foreign = elsewhere.tokens("alice").await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -831,7 +819,7 @@ async fn forward_auth_mints_an_upstream_token() {
         .await;
     assert_eq!(ok.status, StatusCode::OK);
 
-    let jwt = tokens(&s, "alice").await["access_token"]
+    let jwt = s.tokens("alice").await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -847,7 +835,7 @@ async fn forward_auth_mints_an_upstream_token() {
 async fn tokens_verify_after_a_restart() {
     let mut s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     s.server.take().unwrap().shutdown().await.unwrap();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = TestServer::start_in(dir, &[]).await;
@@ -867,7 +855,7 @@ async fn tokens_verify_after_a_restart() {
 async fn revocations_survive_a_restart() {
     let mut s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let t = tokens(&s, "alice").await;
+    let t = s.tokens("alice").await;
     s.client()
         .post("/v1/tokens/revoke", json!({"token": t["access_token"]}))
         .await;

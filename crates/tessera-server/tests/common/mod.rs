@@ -73,6 +73,19 @@ impl TestServer {
         c
     }
 
+    /// A `/v1/tokens` login of `name` with [`PASSWORD`]: the access and refresh tokens.
+    pub async fn tokens(&self, name: &str) -> Value {
+        let r = self
+            .client()
+            .post(
+                "/v1/tokens",
+                serde_json::json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body
+    }
+
     /// A bearer session token for `name`.
     pub async fn bearer_login(&self, name: &str) -> String {
         let r = self
