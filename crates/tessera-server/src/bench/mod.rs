@@ -309,6 +309,7 @@ async fn measure_all(
             },
             concurrency: plan.concurrency,
             duration_s: plan.duration.as_secs_f64(),
+            rounds: plan.rounds.max(1),
             fresh_tokens: plan.fresh_tokens,
             usage_rate_per_s: plan.usage_rate,
             access_ttl_s: access_ttl,

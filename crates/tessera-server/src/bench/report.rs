@@ -163,8 +163,10 @@ pub struct RunInfo {
     pub load: String,
     /// Connections.
     pub concurrency: usize,
-    /// Seconds per load.
+    /// Seconds per column of each of `GET /healthz` and `GET /v1/me`.
     pub duration_s: f64,
+    /// The alternating rounds those seconds are split into.
+    pub rounds: u32,
     /// Whether every JWT request carried a token never seen before.
     pub fresh_tokens: bool,
     /// The request rate the bytes-per-hour row assumes.

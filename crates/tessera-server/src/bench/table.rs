@@ -12,13 +12,14 @@ pub fn markdown(report: &Report, rows: &[Row]) -> String {
     let run = &report.run;
     let mut out = String::new();
     out.push_str(&format!(
-        "`{}`: {} on {}, {}; {} connections, {:.1} s per load{}; {}.\n\n",
+        "`{}`: {} on {}, {}; {} connections; per column {:.1} s of each of GET /healthz and GET /v1/me in {} alternating rounds{}; {}.\n\n",
         run.command,
         run.target,
         run.machine,
         run.date,
         run.concurrency,
         run.duration_s,
+        run.rounds,
         if run.fresh_tokens {
             ", a fresh token per JWT request"
         } else {
