@@ -10,10 +10,19 @@
 //! nanoseconds), and it bought nothing the exact match does not: the process that holds these
 //! tokens also holds the signing keys that mint any of them, and each token leaves the cache
 //! within its capacity and is useless after its `exp` anyway.
+//!
+//! A token enters the cache on its second sighting, not its first ([`Doorkeeper`]): clients
+//! that present a token once (one minted per request, as `tessera bench --fresh-tokens` does)
+//! would otherwise make every request copy its token into the cache and evict another, a few
+//! microseconds of churn each for hits that never come. A reused token pays the full check
+//! twice instead of once.
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use quick_cache::DefaultHashBuilder;
 use quick_cache::sync::Cache;
 
 use super::{AccessClaims, KeyRing, TokenError};
@@ -26,18 +35,51 @@ struct Verified {
     claims: Arc<AccessClaims>,
 }
 
+/// An admission filter: which tokens were verified once lately, by a 64-bit hash per slot
+/// (the doorkeeper of TinyLFU, without the frequency sketch). A slot holds the last hash that
+/// landed in it, so a collision only delays a token's admission; it never admits a token that
+/// was not verified (the cache's own entries are exact matches). Written here because
+/// quick_cache admits every insert, and a second cache crate for one array of atomics would be
+/// more code to trust, not less.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Doorkeeper {
+    fn new(capacity: usize) -> Self {
+        Self {
+            slots: (0..capacity.next_power_of_two())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// Whether `token` was seen lately; remembers it when it was not.
+    fn seen_before(&self, token: &str) -> bool {
+        // Zero marks an empty slot, so no hash is zero.
+        let hash = self.hasher.hash_one(token) | 1;
+        let slot = &self.slots[hash as usize & (self.slots.len() - 1)];
+        slot.swap(hash, Ordering::Relaxed) == hash
+    }
+}
+
 /// Verified access tokens by their text. Shared by reference between requests; use it with one
 /// issuer and audience. A hit still needs its signing key in the current ring, so a key that
 /// leaves the ring takes its cached tokens with it.
 pub struct VerifiedTokenCache {
     entries: Cache<Box<str>, Verified>,
+    doorkeeper: Doorkeeper,
 }
 
 impl VerifiedTokenCache {
     /// A cache holding up to `capacity` tokens (at least one).
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
-            entries: Cache::new(capacity.max(1)),
+            entries: Cache::new(capacity),
+            doorkeeper: Doorkeeper::new(capacity),
         }
     }
 
@@ -62,9 +104,10 @@ impl fmt::Debug for VerifiedTokenCache {
 }
 
 impl KeyRing {
-    /// [`Self::verify`] through `cache`: a token verified before is answered from the cache
-    /// after its signing key's retirement and its `exp`/`nbf`/`iat` are checked again against
-    /// `now`; any other token is verified in full and, when valid, cached.
+    /// [`Self::verify`] through `cache`: a cached token is answered from the cache after its
+    /// signing key's retirement and its `exp`/`nbf`/`iat` are checked again against `now`; any
+    /// other token is verified in full and, when valid and seen for the second time lately,
+    /// cached.
     ///
     /// # Errors
     /// As [`Self::verify`].
@@ -86,6 +129,9 @@ impl KeyRing {
         }
         let (key, claims) = self.verify_with_key(token, now)?;
         let claims = Arc::new(claims);
+        if !cache.doorkeeper.seen_before(token) {
+            return Ok(claims);
+        }
         cache.entries.insert(
             Box::from(token),
             Verified {
@@ -114,16 +160,40 @@ mod tests {
             .token
     }
 
+    /// Verifies `token` twice at `now`, which caches it.
+    fn admit(ring: &KeyRing, cache: &VerifiedTokenCache, token: &str, now: Timestamp) {
+        for _ in 0..2 {
+            ring.verify_cached(cache, token, now).expect("valid");
+        }
+        assert!(cache.entries.get(token).is_some(), "cached");
+    }
+
     #[test]
-    fn a_hit_returns_the_same_claims() {
+    fn a_token_is_cached_at_its_second_sighting_and_a_hit_returns_the_same_claims() {
         let ring = ring(KeyAlgorithm::EdDSA);
         let cache = VerifiedTokenCache::new(16);
         let token = token(&ring, T0);
         let first = ring.verify_cached(&cache, &token, T0).expect("valid");
+        assert!(cache.is_empty(), "not on its first sighting");
         let second = ring.verify_cached(&cache, &token, T0).expect("valid");
-        assert!(Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(&first, &second), "verified again");
         assert_eq!(cache.len(), 1);
+        let third = ring.verify_cached(&cache, &token, T0).expect("valid");
+        assert!(Arc::ptr_eq(&second, &third), "a hit");
         assert_eq!(*first, ring.verify(&token, T0).expect("valid"));
+    }
+
+    #[test]
+    fn tokens_seen_once_leave_the_cache_alone() {
+        let ring = ring(KeyAlgorithm::HS256);
+        let cache = VerifiedTokenCache::new(64);
+        let reused = token(&ring, T0);
+        admit(&ring, &cache, &reused, T0);
+        for _ in 0..1000 {
+            assert!(ring.verify_cached(&cache, &token(&ring, T0), T0).is_ok());
+        }
+        assert_eq!(cache.len(), 1, "only the reused token");
+        assert!(cache.entries.get(reused.as_str()).is_some());
     }
 
     #[test]
@@ -132,7 +202,7 @@ mod tests {
         let cache = VerifiedTokenCache::new(16);
         let clock = ManualClock::new(T0);
         let token = token(&ring, clock.now());
-        assert!(ring.verify_cached(&cache, &token, clock.now()).is_ok());
+        admit(&ring, &cache, &token, clock.now());
         clock.advance(Duration::from_secs(600 + 30));
         assert_eq!(
             ring.verify_cached(&cache, &token, clock.now()),
@@ -169,7 +239,7 @@ mod tests {
         )
         .expect("ring");
         let cache = VerifiedTokenCache::new(16);
-        assert!(rotated.verify_cached(&cache, &token, T0).is_ok());
+        admit(&rotated, &cache, &token, T0);
         assert_eq!(
             rotated.verify_cached(&cache, &token, retires_at),
             Err(TokenError::UnknownKey)
@@ -198,7 +268,7 @@ mod tests {
         let ring = ring(KeyAlgorithm::HS256);
         let cache = VerifiedTokenCache::new(16);
         let token = token(&ring, T0);
-        assert!(ring.verify_cached(&cache, &token, T0).is_ok());
+        admit(&ring, &cache, &token, T0);
         // The same token with one payload character changed, or with its signature alone, is
         // no hit: it goes through the full check and fails there.
         let dot = token.find('.').expect("a JWT");
@@ -219,7 +289,10 @@ mod tests {
         let ring = ring(KeyAlgorithm::HS256);
         let cache = VerifiedTokenCache::new(8);
         for _ in 0..100 {
-            assert!(ring.verify_cached(&cache, &token(&ring, T0), T0).is_ok());
+            let token = token(&ring, T0);
+            for _ in 0..2 {
+                assert!(ring.verify_cached(&cache, &token, T0).is_ok());
+            }
         }
         assert!(cache.len() <= 8, "{}", cache.len());
         assert!(!cache.is_empty());
