@@ -1,9 +1,14 @@
 //! Cases for [`tessera_core::store::RefreshStore`].
 
 use tessera_core::store::{RefreshFamily, RefreshToken, RotateOutcome, Stores};
-use tessera_core::{FamilyId, UserId};
+use tessera_core::{FamilyId, TokenDigest, UserId};
 
 use crate::fixtures::{assert_conflict, at, digest, family, token};
+
+/// The refresh token stored under `digest`, with its family.
+async fn stored(stores: &Stores, digest: &TokenDigest) -> Option<(RefreshToken, RefreshFamily)> {
+    stores.refresh.refresh_token(digest).await.unwrap()
+}
 
 /// A family and its first token, created together.
 async fn open_family(
@@ -20,10 +25,7 @@ async fn open_family(
 /// The first token is found with its family, every field intact; unknown digests are `None`.
 pub async fn refresh_create_and_lookup(stores: &Stores) {
     let (f, first) = open_family(stores, UserId::random(), 1000).await;
-    assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
-        Some((first, f))
-    );
+    assert_eq!(stored(stores, &first.digest).await, Some((first, f)));
     assert_eq!(stores.refresh.refresh_token(&digest()).await.unwrap(), None);
 }
 
@@ -34,14 +36,7 @@ pub async fn refresh_conflict_on_family_id_or_digest(stores: &Stores) {
 
     let other_token = token(f.id, at(1));
     assert_conflict(stores.refresh.create_family(&f, &other_token).await);
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&other_token.digest)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(stores, &other_token.digest).await, None);
 
     let other_family = family(user_id, at(1), at(1000));
     let same_digest = RefreshToken {
@@ -62,10 +57,7 @@ pub async fn refresh_conflict_on_family_id_or_digest(stores: &Stores) {
             .unwrap(),
         "family was created"
     );
-    assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
-        Some((first, f))
-    );
+    assert_eq!(stored(stores, &first.digest).await, Some((first, f)));
 }
 
 /// Rotation spends a token exactly once and stores its successor; the chain goes on from there.
@@ -85,11 +77,11 @@ pub async fn refresh_rotate_spends_a_token_once(stores: &Stores) {
         ..first.clone()
     };
     assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
+        stored(stores, &first.digest).await,
         Some((spent.clone(), f.clone()))
     );
     assert_eq!(
-        stores.refresh.refresh_token(&second.digest).await.unwrap(),
+        stored(stores, &second.digest).await,
         Some((second.clone(), f.clone()))
     );
 
@@ -99,12 +91,9 @@ pub async fn refresh_rotate_spends_a_token_once(stores: &Stores) {
         .rotate(&first.digest, at(11), &rival, b"sealed rival")
         .await;
     assert_eq!(outcome.unwrap(), RotateOutcome::NotRotated);
+    assert_eq!(stored(stores, &rival.digest).await, None);
     assert_eq!(
-        stores.refresh.refresh_token(&rival.digest).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
+        stored(stores, &first.digest).await,
         Some((spent, f.clone()))
     );
 
@@ -114,10 +103,7 @@ pub async fn refresh_rotate_spends_a_token_once(stores: &Stores) {
         .rotate(&second.digest, at(20), &third, b"sealed third")
         .await;
     assert_eq!(outcome.unwrap(), RotateOutcome::Rotated);
-    assert_eq!(
-        stores.refresh.refresh_token(&third.digest).await.unwrap(),
-        Some((third, f))
-    );
+    assert_eq!(stored(stores, &third.digest).await, Some((third, f)));
 }
 
 /// A successor whose digest is taken is a conflict: the token stays unspent.
@@ -137,15 +123,11 @@ pub async fn refresh_rotate_to_a_taken_digest_conflicts(stores: &Stores) {
             .await,
     );
     assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
+        stored(stores, &first.digest).await,
         Some((first.clone(), f.clone()))
     );
     assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&other_first.digest)
-            .await
-            .unwrap(),
+        stored(stores, &other_first.digest).await,
         Some((other_first, other))
     );
 
@@ -166,14 +148,7 @@ pub async fn refresh_rotate_unknown_token_is_not_rotated(stores: &Stores) {
         .rotate(&digest(), at(10), &successor, b"sealed")
         .await;
     assert_eq!(outcome.unwrap(), RotateOutcome::NotRotated);
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&successor.digest)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(stores, &successor.digest).await, None);
 }
 
 /// No rotation in an ended family, nor in one at or past its expiry.
@@ -187,20 +162,8 @@ pub async fn refresh_rotate_in_closed_family_is_not_rotated(stores: &Stores) {
         .rotate(&first.digest, at(10), &successor, b"sealed")
         .await;
     assert_eq!(outcome.unwrap(), RotateOutcome::NotRotated);
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&successor.digest)
-            .await
-            .unwrap(),
-        None
-    );
-    let (unspent, _) = stores
-        .refresh
-        .refresh_token(&first.digest)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(stored(stores, &successor.digest).await, None);
+    let (unspent, _) = stored(stores, &first.digest).await.unwrap();
     assert_eq!((unspent.spent_at, unspent.successor), (None, None));
 
     let (expiring, first) = open_family(stores, user_id, 100).await;
@@ -210,14 +173,7 @@ pub async fn refresh_rotate_in_closed_family_is_not_rotated(stores: &Stores) {
         .rotate(&first.digest, at(100), &successor, b"sealed")
         .await;
     assert_eq!(outcome.unwrap(), RotateOutcome::NotRotated);
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&successor.digest)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(stores, &successor.digest).await, None);
     // The same rotation a moment earlier succeeds: it was the expiry that refused it.
     let outcome = stores
         .refresh
@@ -251,19 +207,10 @@ pub async fn refresh_concurrent_rotations_have_one_winner(stores: &Stores) {
     }
     assert_eq!(winners.len(), 1, "exactly one rotation may win");
 
-    let (spent, _) = stores
-        .refresh
-        .refresh_token(&first.digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let (spent, _) = stored(stores, &first.digest).await.unwrap();
     assert_eq!(spent.successor, Some(winners[0]));
     for successor in &successors {
-        let stored = stores
-            .refresh
-            .refresh_token(&successor.digest)
-            .await
-            .unwrap();
+        let stored = stored(stores, &successor.digest).await;
         assert_eq!(stored.is_some(), successor.digest == winners[0]);
     }
 }
@@ -278,15 +225,12 @@ pub async fn refresh_end_family(stores: &Stores) {
         ..f.clone()
     };
     assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
+        stored(stores, &first.digest).await,
         Some((first.clone(), ended.clone()))
     );
 
     assert!(!stores.refresh.end_family(f.id, at(6)).await.unwrap());
-    assert_eq!(
-        stores.refresh.refresh_token(&first.digest).await.unwrap(),
-        Some((first, ended))
-    );
+    assert_eq!(stored(stores, &first.digest).await, Some((first, ended)));
     assert!(
         !stores
             .refresh
@@ -314,14 +258,7 @@ pub async fn refresh_end_families_of_user_keeps_one(stores: &Stores) {
     assert_eq!(ids, vec![open.id]);
 
     let ended_at = |first: RefreshToken| async move {
-        stores
-            .refresh
-            .refresh_token(&first.digest)
-            .await
-            .unwrap()
-            .unwrap()
-            .1
-            .ended_at
+        stored(stores, &first.digest).await.unwrap().1.ended_at
     };
     assert_eq!(ended_at(open_first).await, Some(at(60)));
     assert_eq!(ended_at(kept_first.clone()).await, None);
@@ -375,37 +312,11 @@ pub async fn refresh_purge_drops_closed_families_and_old_sealed_successors(store
         2
     );
 
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&expired_first.digest)
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        stores
-            .refresh
-            .refresh_token(&ended_first.digest)
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        stores
-            .refresh
-            .refresh_token(&other_first.digest)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert_eq!(stored(stores, &expired_first.digest).await, None);
+    assert_eq!(stored(stores, &ended_first.digest).await, None);
+    assert!(stored(stores, &other_first.digest).await.is_some());
 
-    let (old, _) = stores
-        .refresh
-        .refresh_token(&first.digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let (old, _) = stored(stores, &first.digest).await.unwrap();
     assert_eq!(
         old.sealed_successor, None,
         "grace closed: sealed successor dropped"
@@ -414,25 +325,13 @@ pub async fn refresh_purge_drops_closed_families_and_old_sealed_successors(store
         (old.spent_at, old.successor),
         (Some(at(10)), Some(second.digest))
     );
-    let (recent, _) = stores
-        .refresh
-        .refresh_token(&second.digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let (recent, _) = stored(stores, &second.digest).await.unwrap();
     assert_eq!(
         recent.sealed_successor,
         Some(b"sealed third".to_vec()),
         "still in grace"
     );
-    assert!(
-        stores
-            .refresh
-            .refresh_token(&third.digest)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(stored(stores, &third.digest).await.is_some());
 
     assert_eq!(
         stores.refresh.purge_refresh(at(200), at(50)).await.unwrap(),

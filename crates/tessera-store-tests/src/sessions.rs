@@ -2,45 +2,38 @@
 
 use tessera_core::session::SessionRecord;
 use tessera_core::store::Stores;
-use tessera_core::{SessionId, Timestamp, UserId};
+use tessera_core::{SessionId, Timestamp, TokenDigest, UserId};
 
 use crate::fixtures::{assert_conflict, at, by_id, digest, session};
+
+/// The session stored under `digest`, live at `now`.
+async fn lookup(stores: &Stores, digest: &TokenDigest, now: Timestamp) -> Option<SessionRecord> {
+    stores
+        .sessions
+        .session_by_digest(digest, now)
+        .await
+        .unwrap()
+        .as_deref()
+        .cloned()
+}
+
+/// The user's sessions live at `now`.
+async fn live_of(stores: &Stores, user_id: UserId, now: Timestamp) -> Vec<SessionRecord> {
+    stores
+        .sessions
+        .sessions_of_user(user_id, now)
+        .await
+        .unwrap()
+}
 
 /// A created session is found by its digest, with every field intact; unknown digests are `None`.
 pub async fn sessions_create_and_lookup(stores: &Stores) {
     let s = session(UserId::random(), at(0), at(3600), at(600));
     stores.sessions.create_session(&s).await.unwrap();
 
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(0))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(s.clone())
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(1))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(s)
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&digest(), at(1))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(lookup(stores, &s.digest, at(0)).await, Some(s.clone()));
+    assert_eq!(lookup(stores, &s.digest, at(1)).await, Some(s));
+    assert_eq!(lookup(stores, &digest(), at(1)).await, None);
 }
 
 /// A taken id or digest is a conflict that creates nothing.
@@ -54,16 +47,7 @@ pub async fn sessions_conflict_on_id_or_digest(stores: &Stores) {
         ..session(user_id, at(1), at(3600), at(600))
     };
     assert_conflict(stores.sessions.create_session(&same_id).await);
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&same_id.digest, at(2))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(lookup(stores, &same_id.digest, at(2)).await, None);
 
     let same_digest = SessionRecord {
         digest: s.digest,
@@ -71,24 +55,8 @@ pub async fn sessions_conflict_on_id_or_digest(stores: &Stores) {
     };
     assert_conflict(stores.sessions.create_session(&same_digest).await);
 
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, at(2))
-            .await
-            .unwrap(),
-        vec![s.clone()]
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(2))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(s)
-    );
+    assert_eq!(live_of(stores, user_id, at(2)).await, vec![s.clone()]);
+    assert_eq!(lookup(stores, &s.digest, at(2)).await, Some(s));
 }
 
 /// At its absolute deadline a session counts as missing, whatever its idle deadline.
@@ -99,51 +67,13 @@ pub async fn sessions_end_at_absolute_deadline(stores: &Stores) {
     let just_before = Timestamp::from_millis(at(100).as_millis() - 1);
 
     assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, just_before)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
+        lookup(stores, &s.digest, just_before).await,
         Some(s.clone())
     );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(100))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(500))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, just_before)
-            .await
-            .unwrap(),
-        vec![s]
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, at(100))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(lookup(stores, &s.digest, at(100)).await, None);
+    assert_eq!(lookup(stores, &s.digest, at(500)).await, None);
+    assert_eq!(live_of(stores, user_id, just_before).await, vec![s]);
+    assert_eq!(live_of(stores, user_id, at(100)).await, vec![]);
 }
 
 /// At its idle deadline a session counts as missing, whatever its absolute deadline.
@@ -154,51 +84,13 @@ pub async fn sessions_end_at_idle_deadline(stores: &Stores) {
     let just_before = Timestamp::from_millis(at(100).as_millis() - 1);
 
     assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, just_before)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
+        lookup(stores, &s.digest, just_before).await,
         Some(s.clone())
     );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(100))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(500))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, just_before)
-            .await
-            .unwrap(),
-        vec![s]
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, at(100))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(lookup(stores, &s.digest, at(100)).await, None);
+    assert_eq!(lookup(stores, &s.digest, at(500)).await, None);
+    assert_eq!(live_of(stores, user_id, just_before).await, vec![s]);
+    assert_eq!(live_of(stores, user_id, at(100)).await, vec![]);
 }
 
 /// A touch stores `last_seen_at` and `idle_expires_at` (and nothing else) on a live session; it
@@ -220,26 +112,8 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
         idle_expires_at: at(150),
         ..s.clone()
     };
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(120))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(expected)
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(150))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(lookup(stores, &s.digest, at(120)).await, Some(expected));
+    assert_eq!(lookup(stores, &s.digest, at(150)).await, None);
 
     // At 200 the session has been idle past its deadline (150): a late touch must not revive it.
     let late = SessionRecord {
@@ -248,16 +122,7 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
         ..s.clone()
     };
     stores.sessions.touch_session(&late).await.unwrap();
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(250))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(lookup(stores, &s.digest, at(250)).await, None);
 
     let other = UserId::random();
     let gone = session(other, at(0), at(1000), at(100));
@@ -276,37 +141,12 @@ pub async fn sessions_touch_moves_idle_deadline_only_while_live(stores: &Stores)
         ..gone.clone()
     };
     stores.sessions.touch_session(&touch).await.unwrap();
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&gone.digest, at(20))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(other, at(20))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(lookup(stores, &gone.digest, at(20)).await, None);
+    assert_eq!(live_of(stores, other, at(20)).await, vec![]);
 
     let unknown = session(user_id, at(0), at(1000), at(100));
     stores.sessions.touch_session(&unknown).await.unwrap();
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&unknown.digest, at(20))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(lookup(stores, &unknown.digest, at(20)).await, None);
 }
 
 /// `sessions_of_user` lists the user's live sessions only, oldest first.
@@ -322,33 +162,15 @@ pub async fn sessions_of_user_lists_only_live_sessions_of_that_user(stores: &Sto
     }
 
     assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(alice, at(60))
-            .await
-            .unwrap(),
+        live_of(stores, alice, at(60)).await,
         vec![older.clone(), newer.clone()]
     );
     assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(alice, at(40))
-            .await
-            .unwrap(),
+        live_of(stores, alice, at(40)).await,
         vec![past_absolute, past_idle, older, newer]
     );
-    assert_eq!(
-        stores.sessions.sessions_of_user(bob, at(60)).await.unwrap(),
-        vec![bobs]
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(UserId::random(), at(60))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(live_of(stores, bob, at(60)).await, vec![bobs]);
+    assert_eq!(live_of(stores, UserId::random(), at(60)).await, vec![]);
 }
 
 /// `delete_session` ends only a session of the named user and returns it once.
@@ -361,16 +183,7 @@ pub async fn sessions_delete_session_checks_owner(stores: &Stores) {
         stores.sessions.delete_session(mallory, s.id).await.unwrap(),
         None
     );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(1))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(s.clone())
-    );
+    assert_eq!(lookup(stores, &s.digest, at(1)).await, Some(s.clone()));
     assert_eq!(
         stores
             .sessions
@@ -384,24 +197,8 @@ pub async fn sessions_delete_session_checks_owner(stores: &Stores) {
         stores.sessions.delete_session(alice, s.id).await.unwrap(),
         Some(s.clone())
     );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(1))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(alice, at(1))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(lookup(stores, &s.digest, at(1)).await, None);
+    assert_eq!(live_of(stores, alice, at(1)).await, vec![]);
     assert_eq!(
         stores.sessions.delete_session(alice, s.id).await.unwrap(),
         None
@@ -425,28 +222,9 @@ pub async fn sessions_delete_sessions_of_user_keeps_one(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(by_id(ended), by_id(vec![a1.clone(), a3.clone()]));
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(alice, at(10))
-            .await
-            .unwrap(),
-        vec![a2.clone()]
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&a1.digest, at(10))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores.sessions.sessions_of_user(bob, at(10)).await.unwrap(),
-        vec![b1.clone()]
-    );
+    assert_eq!(live_of(stores, alice, at(10)).await, vec![a2.clone()]);
+    assert_eq!(lookup(stores, &a1.digest, at(10)).await, None);
+    assert_eq!(live_of(stores, bob, at(10)).await, vec![b1.clone()]);
 
     let ended = stores
         .sessions
@@ -454,14 +232,7 @@ pub async fn sessions_delete_sessions_of_user_keeps_one(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(ended, vec![a2]);
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(alice, at(10))
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(live_of(stores, alice, at(10)).await, vec![]);
     assert_eq!(
         stores
             .sessions
@@ -470,10 +241,7 @@ pub async fn sessions_delete_sessions_of_user_keeps_one(stores: &Stores) {
             .unwrap(),
         vec![]
     );
-    assert_eq!(
-        stores.sessions.sessions_of_user(bob, at(10)).await.unwrap(),
-        vec![b1]
-    );
+    assert_eq!(live_of(stores, bob, at(10)).await, vec![b1]);
 }
 
 /// `purge_expired_sessions` removes sessions whose earlier deadline is at or before `now`.
@@ -496,34 +264,9 @@ pub async fn sessions_purge_removes_ended_sessions(stores: &Stores) {
         2
     );
     // Asked about an earlier instant, a purged session is still missing: it was removed.
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&absolute.digest, at(50))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&idle.digest, at(50))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
-    assert_eq!(
-        stores
-            .sessions
-            .sessions_of_user(user_id, at(50))
-            .await
-            .unwrap(),
-        vec![later, live]
-    );
+    assert_eq!(lookup(stores, &absolute.digest, at(50)).await, None);
+    assert_eq!(lookup(stores, &idle.digest, at(50)).await, None);
+    assert_eq!(live_of(stores, user_id, at(50)).await, vec![later, live]);
     assert_eq!(
         stores
             .sessions
@@ -552,14 +295,5 @@ pub async fn sessions_touch_never_moves_a_deadline_back(stores: &Stores) {
         ..s.clone()
     };
     stores.sessions.touch_session(&lagging).await.unwrap();
-    assert_eq!(
-        stores
-            .sessions
-            .session_by_digest(&s.digest, at(155))
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(later)
-    );
+    assert_eq!(lookup(stores, &s.digest, at(155)).await, Some(later));
 }

@@ -2,24 +2,27 @@
 
 use tessera_core::UserId;
 use tessera_core::store::Stores;
+use tessera_core::user::User;
 
 use crate::fixtures::{assert_conflict, at, user};
+
+/// The user stored under `id`.
+async fn user_by_id(stores: &Stores, id: UserId) -> Option<User> {
+    stores
+        .users
+        .user_by_id(id)
+        .await
+        .unwrap()
+        .as_deref()
+        .cloned()
+}
 
 /// A created user is found by id and by canonical name, with every field intact.
 pub async fn users_create_and_lookup(stores: &Stores) {
     let alice = user("Alice.Smith", at(0));
     stores.users.create_user(&alice).await.unwrap();
 
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(alice.id)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(alice.clone())
-    );
+    assert_eq!(user_by_id(stores, alice.id).await, Some(alice.clone()));
     assert_eq!(
         stores.users.user_by_name("alice.smith").await.unwrap(),
         Some(alice.clone())
@@ -43,16 +46,7 @@ pub async fn users_conflict_on_id_or_canonical_name(stores: &Stores) {
     assert_conflict(stores.users.create_user(&same_id).await);
 
     assert_eq!(stores.users.user_by_name("carol").await.unwrap(), None);
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(alice.id)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(alice.clone())
-    );
+    assert_eq!(user_by_id(stores, alice.id).await, Some(alice.clone()));
     assert_eq!(stores.users.list_users().await.unwrap(), vec![alice]);
 }
 
@@ -79,16 +73,7 @@ pub async fn users_set_roles(stores: &Stores) {
         ..alice.clone()
     };
     assert_eq!(updated, Some(expected.clone()));
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(alice.id)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(expected.clone())
-    );
+    assert_eq!(user_by_id(stores, alice.id).await, Some(expected.clone()));
 
     let cleared = stores.users.set_roles(alice.id, &[]).await.unwrap();
     assert_eq!(cleared.map(|u| u.roles), Some(vec![]));
@@ -104,16 +89,7 @@ pub async fn users_set_roles(stores: &Stores) {
 
     let unknown = UserId::random();
     assert_eq!(stores.users.set_roles(unknown, &roles).await.unwrap(), None);
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(unknown)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(user_by_id(stores, unknown).await, None);
 }
 
 /// `set_password_hash` replaces the hash; `false` for an unknown id, which stays unknown.
@@ -133,16 +109,7 @@ pub async fn users_set_password_hash(stores: &Stores) {
     let stored = stores.users.user_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!(stored.password_hash, "$argon2id$new");
     assert_eq!(stored.roles, alice.roles);
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(bob.id)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        Some(bob)
-    );
+    assert_eq!(user_by_id(stores, bob.id).await, Some(bob));
 
     let unknown = UserId::random();
     assert!(
@@ -152,16 +119,7 @@ pub async fn users_set_password_hash(stores: &Stores) {
             .await
             .unwrap()
     );
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(unknown)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(user_by_id(stores, unknown).await, None);
 }
 
 /// A deleted user is gone by id, name and list, and their name is free again.
@@ -172,16 +130,7 @@ pub async fn users_delete(stores: &Stores) {
     stores.users.create_user(&bob).await.unwrap();
 
     assert!(stores.users.delete_user(alice.id).await.unwrap());
-    assert_eq!(
-        stores
-            .users
-            .user_by_id(alice.id)
-            .await
-            .unwrap()
-            .as_deref()
-            .cloned(),
-        None
-    );
+    assert_eq!(user_by_id(stores, alice.id).await, None);
     assert_eq!(stores.users.user_by_name("alice").await.unwrap(), None);
     assert_eq!(stores.users.list_users().await.unwrap(), vec![bob.clone()]);
     assert!(!stores.users.delete_user(alice.id).await.unwrap());
