@@ -3,10 +3,12 @@
 //! behave as docs/OPERATIONS.md says. Every program is started here on free loopback ports.
 
 mod common;
+mod process;
 
 use std::time::{Duration, Instant};
 
 use common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer};
+use process::{finish, tessera};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_testkit::{Nginx, PostgresServer, RedisServer};
@@ -539,7 +541,7 @@ fn cluster_script(dir: &std::path::Path, ports: (u16, u16, u16), command: &str) 
         .env("CLUSTER_PORT", ports.0.to_string())
         .env("CLUSTER_REDIS_PORT", ports.1.to_string())
         .env("CLUSTER_PG_PORT", ports.2.to_string())
-        .env("CLUSTER_BIN", env!("CARGO_BIN_EXE_tessera"))
+        .env("CLUSTER_BIN", process::BIN)
         .stdin(std::process::Stdio::null())
         .output()
         .expect("bash runs deploy/cluster");
@@ -618,21 +620,13 @@ async fn deploy_cluster_serves_through_nginx_and_outlives_an_instance_killed_wit
 /// `tessera serve` with these extra arguments: its exit status and stderr (it must not start).
 fn refused_start(args: &[&str]) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(args)
-        .stdin(std::process::Stdio::null());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TESSERA_") {
-            cmd.env_remove(name);
-        }
-    }
-    let out = cmd.output().expect("tessera runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = tessera(
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--data-dir"],
+    );
+    cmd.arg(dir.path()).args(args);
+    let out = finish(cmd, None, Duration::from_secs(30));
+    (out.status.code(), out.stderr)
 }
 
 #[test]

@@ -8,16 +8,16 @@
 //! `scripts/test` installs schemathesis with pip when it is missing.
 
 mod common;
+mod process;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
+use process::{Running, tessera};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 const PASSWORD: &str = "correct horse battery";
 const ADMIN_KEY: &str = "admin-key-for-schemathesis-0123456789";
 /// schemathesis's own time budget (`--max-time`).
@@ -35,42 +35,15 @@ impl Drop for Killed {
     }
 }
 
-/// Starts `tessera serve` on a free port; its base URL.
-fn start_server(dir: &std::path::Path) -> (Killed, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TESSERA_") {
-            cmd.env_remove(&name);
-        }
-    }
-    // The throttles would answer most logins and signups 429 and hide the logic behind them.
-    cmd.env("TESSERA_ADMIN_KEY", ADMIN_KEY)
+/// Starts `tessera serve` on a free port, with the throttles out of the way (they would
+/// answer most logins and signups 429 and hide the logic behind them).
+fn start_server(dir: &std::path::Path) -> Running {
+    let mut cmd = tessera(dir, &["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+    cmd.arg(dir.join("data"))
+        .env("TESSERA_ADMIN_KEY", ADMIN_KEY)
         .env("TESSERA_THROTTLE_SIGNUP_PER_ADDRESS", "1000000")
         .env("TESSERA_THROTTLE_ADDRESS_FAILURES", "1000000");
-    let mut child = Killed(cmd.spawn().expect("spawn tessera"));
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("a `listening on` line");
-        if let Some(url) = line.strip_prefix("listening on ") {
-            return (child, url.trim().to_owned());
-        }
-    }
+    Running::start(cmd)
 }
 
 /// Registers `name` and returns a bearer session token of it.
@@ -106,7 +79,8 @@ async fn schemathesis_finds_nothing_against_openapi_json() {
         "schemathesis is missing: `python3 -m pip install schemathesis` (scripts/test does)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let (_server, url) = start_server(dir.path());
+    let server = start_server(dir.path());
+    let url = server.url.clone();
     let session = bearer_session(&url, "st").await;
     let session_to_end = bearer_session(&url, "st-ends").await;
 

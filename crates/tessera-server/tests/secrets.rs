@@ -3,16 +3,14 @@
 //! admin key or `Authorization` value.
 
 mod common;
+mod process;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{ADMIN_KEY, Client, PASSWORD, TestServer};
+use process::{Running, tessera};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -82,86 +80,13 @@ async fn the_database_holds_no_raw_session_or_refresh_token() {
     );
 }
 
-/// The real binary, its stderr collected.
-struct Server {
-    child: std::process::Child,
-    url: String,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    /// Stops the server and returns everything it wrote to stderr.
-    fn logs(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_traced(data: &Path, env: &[(&str, &str)]) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .current_dir(data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TESSERA_") {
-            cmd.env_remove(&name);
-        }
-    }
-    cmd.env("NO_COLOR", "1").env("RUST_LOG", "trace");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn tessera");
-    let stderr = Arc::new(Mutex::new(Vec::new()));
-    let sink = stderr.clone();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut chunk = [0u8; 8192];
-        while let Ok(n) = err.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let mut server = Server {
-        child,
-        url: String::new(),
-        stderr,
-        reader: Some(reader),
-    };
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a `listening on` line");
-        if let Some(url) = line.strip_prefix("listening on ") {
-            server.url = url.trim().to_owned();
-            return server;
-        }
-    }
+/// The real binary at `RUST_LOG=trace` with `env` on the data dir `data`, its stderr collected.
+fn spawn_traced(data: &Path, env: &[(&str, &str)]) -> Running {
+    let mut cmd = tessera(data, &["serve", "--listen", "127.0.0.1:0", "--data-dir"]);
+    cmd.arg(data)
+        .env("RUST_LOG", "trace")
+        .envs(env.iter().copied());
+    Running::start(cmd)
 }
 
 fn text(v: &Value, key: &str) -> String {

@@ -18,7 +18,6 @@
 //! twice instead of once.
 
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
