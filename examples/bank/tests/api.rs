@@ -1,56 +1,27 @@
 //! The bank's JWT-only JSON API (hybrid tokens: a session exchanged for short JWTs) with the
 //! small client that gets a new JWT before the old one expires, against a real Tessera.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bank::client::BankClient;
-use serde_json::json;
-
-const APP_KEY: &str = "bank-app-key-for-tests-0123456789";
-const PASSWORD: &str = "correct horse battery";
+use common::{PASSWORD, Site};
 
 #[tokio::test]
 async fn bank_api_with_jwts_refreshes_before_expiry_404s_other_accounts_and_dies_with_the_session()
 {
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("TESSERA_APPS_KEYS", APP_KEY),
-        ("TESSERA_TOKEN_ACCESS_TTL", "2s"),
-        ("TESSERA_TOKEN_LEEWAY", "0s"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
-    let overrides = tessera_server::Overrides {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    };
-    let config = tessera_server::Config::load(None, env, &overrides).unwrap();
-    let server = tessera_server::RunningServer::start(&config, Arc::new(tessera_core::SystemClock))
-        .await
-        .unwrap();
-    let tessera = format!("http://{}", server.addr);
-    for name in ["alice", "bob"] {
-        let r = reqwest::Client::new()
-            .post(format!("{tessera}/v1/users"))
-            .json(&json!({"username": name, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-    }
-    let app = bank::app(bank::BankConfig {
-        protection: bank::Protection::Jwt,
-        tessera_url: tessera.clone(),
-        app_key: APP_KEY.into(),
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bank = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let site = Site::start(
+        bank::Protection::Jwt,
+        &[
+            ("TESSERA_TOKEN_ACCESS_TTL", "2s"),
+            ("TESSERA_TOKEN_LEEWAY", "0s"),
+        ],
+        Arc::new(tessera_core::SystemClock),
+    )
+    .await;
+    let (tessera, bank) = (&site.tessera, &site.bank);
 
     let mut alice = BankClient::login(&tessera, &bank, "alice", PASSWORD)
         .await

@@ -2,14 +2,15 @@
 //! auth with `forward_auth.mint_jwt` on: a real nginx, Tessera in process, the bank verifying
 //! the minted `X-Auth-Token` with tessera-guard, driven by headless Chromium.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{PASSWORD, Site};
 use serde_json::json;
 use tessera_testkit::{Browser, Nginx, screenshot_path};
 
-const APP_KEY: &str = "bank-app-key-for-tests-0123456789";
-const PASSWORD: &str = "correct horse battery";
 const CONFIG: &str = include_str!("../../../deploy/nginx/auth-request.conf");
 
 fn no_redirects() -> reqwest::Client {
@@ -21,45 +22,15 @@ fn no_redirects() -> reqwest::Client {
 
 #[tokio::test]
 async fn bank_behind_nginx_auth_request_passes_the_journey_and_refuses_forged_and_revoked_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("TESSERA_APPS_KEYS", APP_KEY),
-        ("TESSERA_FORWARD_AUTH_MINT_JWT", "true"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
-    let overrides = tessera_server::Overrides {
-        listen: Some("127.0.0.1:0".into()),
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    };
-    let config = tessera_server::Config::load(None, env, &overrides).unwrap();
-    let server = tessera_server::RunningServer::start(&config, Arc::new(tessera_core::SystemClock))
-        .await
-        .unwrap();
-    let tessera = format!("http://{}", server.addr);
-    for name in ["alice", "bob"] {
-        let r = reqwest::Client::new()
-            .post(format!("{tessera}/v1/users"))
-            .json(&json!({"username": name, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-    }
-    let app = bank::app(bank::BankConfig {
-        protection: bank::Protection::ForwardAuth,
-        tessera_url: tessera.clone(),
-        app_key: APP_KEY.into(),
-    })
-    .await
-    .expect("the guard starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bank_port = listener.local_addr().unwrap().port();
-    let bank = format!("http://127.0.0.1:{bank_port}");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let nginx = Nginx::start(CONFIG, [server.addr.port(), bank_port, 9]).expect("nginx starts");
+    let site = Site::start(
+        bank::Protection::ForwardAuth,
+        &[("TESSERA_FORWARD_AUTH_MINT_JWT", "true")],
+        Arc::new(tessera_core::SystemClock),
+    )
+    .await;
+    let (tessera, bank) = (&site.tessera, &site.bank);
+    let nginx = Nginx::start(CONFIG, [site.tessera_addr.port(), site.bank_addr.port(), 9])
+        .expect("nginx starts");
     let site = nginx.url();
 
     // Not logged in: nginx sends the browser to Tessera's login page, on the same origin.
