@@ -144,10 +144,7 @@ async fn retry_after_is_the_larger_of_the_two_limits() {
 async fn a_jwt_whose_sub_no_longer_exists_is_invalid_token() {
     let s = TestServer::start(&[]).await;
     let user = s.register("alice").await;
-    let jwt = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let jwt = s.access_token("alice").await;
     let mut c = Client::with_bearer(&s.url, &jwt);
     assert_eq!(c.get("/v1/me").await.status, StatusCode::OK);
     let auth = &s.server.as_ref().unwrap().auth;
@@ -162,10 +159,7 @@ async fn tokens_in_a_url_or_a_body_field_are_not_credentials() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
     let session = s.bearer_login("alice").await;
-    let jwt = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let jwt = s.access_token("alice").await;
     for token in [&session, &jwt] {
         for name in ["access_token", "token", "sid"] {
             s.client()

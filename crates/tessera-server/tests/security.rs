@@ -80,10 +80,7 @@ async fn the_leeway_still_holds_for_a_jwt_whose_session_lives() {
     // Access tokens of a refresh family (30 d) keep the leeway on `exp`.
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let at = s.access_token("alice").await;
     s.advance(600 + 29);
     assert_eq!(me(&s, &at).await.status, StatusCode::OK);
     s.advance(1);

@@ -85,10 +85,7 @@ async fn password_login_issues_a_jwt_and_a_refresh_token() {
 async fn access_tokens_expire_with_leeway() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let at = s.access_token("alice").await;
     s.advance(600 + 29);
     assert_eq!(
         me(&s, &at).await.status,
@@ -464,10 +461,7 @@ async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
     ] {
         let s = TestServer::start(&[("TESSERA_TOKEN_ALGORITHM", alg)]).await;
         s.register("alice").await;
-        let at = s.tokens("alice").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let at = s.access_token("alice").await;
         assert_eq!(parts(&at).0["alg"], alg);
         assert_eq!(me(&s, &at).await.status, StatusCode::OK, "{alg}");
         let r = s.client().get("/.well-known/jwks.json").await;
@@ -491,12 +485,7 @@ async fn every_algorithm_round_trips_and_jwks_publishes_only_public_keys() {
 async fn key_rotation_publishes_ahead_and_keeps_old_tokens_until_they_expire() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let access = || async {
-        s.tokens("alice").await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let access = || async { s.access_token("alice").await };
     let old = access().await;
     let auth = s.server.as_ref().unwrap().auth.clone();
     let new_key = auth.rotate_keys().await.unwrap();
@@ -550,10 +539,7 @@ fn ed25519(header: &Value, payload: &[u8], pkcs8: &[u8]) -> String {
 async fn forged_and_malformed_tokens_are_refused() {
     let s = TestServer::start(&[]).await;
     s.register("alice").await;
-    let at = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let at = s.access_token("alice").await;
     let (header, claims) = parts(&at);
     let segs: Vec<&str> = at.split('.').collect();
     let (h64, p64, s64) = (segs[0], segs[1], segs[2]);
@@ -593,10 +579,7 @@ async fn forged_and_malformed_tokens_are_refused() {
     // A token from another Tessera (another key, same kid format).
     let elsewhere = TestServer::start(&[]).await;
     elsewhere.register("alice").await;
-    let foreign = elsewhere.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let foreign = elsewhere.access_token("alice").await;
     let foreign_sig = foreign.rsplit('.').next().unwrap();
     let mut admin_claims = claims.clone();
     admin_claims["roles"] = json!(["admin"]);
@@ -819,10 +802,7 @@ async fn forward_auth_mints_an_upstream_token() {
         .await;
     assert_eq!(ok.status, StatusCode::OK);
 
-    let jwt = s.tokens("alice").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let jwt = s.access_token("alice").await;
     let r = Client::with_bearer(&s.url, &jwt).get("/v1/auth").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(

@@ -86,6 +86,15 @@ impl TestServer {
         r.body
     }
 
+    /// A JWT access token of a `/v1/tokens` login of `name`.
+    pub async fn access_token(&self, name: &str) -> String {
+        let tokens = self.tokens(name).await;
+        tokens["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
     /// A bearer session token for `name`.
     pub async fn bearer_login(&self, name: &str) -> String {
         let r = self
