@@ -364,6 +364,30 @@ mod tests {
     }
 
     #[test]
+    fn fresh_token_runs_divide_the_server_cpu_by_its_floor() {
+        let mut report = sample_report();
+        assert!(
+            !rows(&report)
+                .iter()
+                .any(|r| r.id == "cpu.fresh_floor_ratio"),
+            "only for --fresh-tokens"
+        );
+        report.run.fresh_tokens = true;
+        let eddsa = &mut report.columns[3];
+        (eddsa.server_cpu_us, eddsa.healthz_cpu_us, eddsa.raw_signature_us) =
+            (Some(66.0), Some(12.0), Some(43.0));
+        let rows = rows(&report);
+        let floor = rows
+            .iter()
+            .find(|r| r.id == "cpu.fresh_floor_ratio")
+            .expect("the floor row");
+        assert_eq!(floor.values[3], Some(66.0 / 55.0));
+        assert_eq!(floor.cells[3], "1.20x");
+        assert_eq!(floor.cells[0], "n/a", "sessions have no signature");
+        assert!(floor.verdict.contains("1.20x"), "{}", floor.verdict);
+    }
+
+    #[test]
     fn number_formats() {
         assert_eq!(fmt_num(123_456.0), "123k");
         assert_eq!(fmt_num(12.34), "12.3");
