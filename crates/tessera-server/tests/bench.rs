@@ -1,5 +1,5 @@
 //! `tessera bench` end to end: in process, against a server started apart by URL, and bad
-//! input (unreachable, not Tessera, signup off).
+//! input (unreachable, not Tessera, signup off, Ctrl-C).
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -218,5 +218,43 @@ fn signup_off() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("signup disabled"), "{}", stderr(&out));
     assert!(rt.block_on(server.auth.users()).unwrap().is_empty());
+    rt.block_on(server.shutdown()).unwrap();
+}
+
+#[test]
+fn ctrl_c_ends_with_130_and_leaves_no_user_behind() {
+    let (rt, server, _dir) = server(&[]);
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "bench",
+            "--quick",
+            "--url",
+            &format!("http://{}", server.addr),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs tessera bench");
+    // Interrupt it once its throwaway user exists, in the middle of the measurements.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rt.block_on(server.auth.users()).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bench never signed up its user"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &bench.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut bench.stderr.take().unwrap(), &mut err).unwrap();
+    let status = bench.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let users = rt.block_on(server.auth.users()).unwrap();
+    assert!(users.is_empty(), "left behind: {users:?}");
     rt.block_on(server.shutdown()).unwrap();
 }

@@ -374,8 +374,11 @@ mod tests {
         );
         report.run.fresh_tokens = true;
         let eddsa = &mut report.columns[3];
-        (eddsa.server_cpu_us, eddsa.healthz_cpu_us, eddsa.raw_signature_us) =
-            (Some(66.0), Some(12.0), Some(43.0));
+        (
+            eddsa.server_cpu_us,
+            eddsa.healthz_cpu_us,
+            eddsa.raw_signature_us,
+        ) = (Some(66.0), Some(12.0), Some(43.0));
         let rows = rows(&report);
         let floor = rows
             .iter()
