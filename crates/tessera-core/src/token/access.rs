@@ -145,12 +145,15 @@ impl<'de> Deserialize<'de> for UniqueNames {
                 self,
                 mut map: A,
             ) -> Result<UniqueNames, A::Error> {
-                let mut seen = std::collections::HashSet::new();
+                // A token has about ten claims, and only a token whose signature held gets
+                // here: a linear scan beats hashing them.
+                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::with_capacity(16);
                 while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     map.next_value::<serde::de::IgnoredAny>()?;
-                    if !seen.insert(name) {
+                    if seen.contains(&name) {
                         return Err(serde::de::Error::custom("duplicate claim"));
                     }
+                    seen.push(name);
                 }
                 Ok(UniqueNames)
             }
