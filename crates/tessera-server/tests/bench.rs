@@ -258,3 +258,46 @@ fn ctrl_c_ends_with_130_and_leaves_no_user_behind() {
     assert!(users.is_empty(), "left behind: {users:?}");
     rt.block_on(server.shutdown()).unwrap();
 }
+
+/// Two instances of one deployment (real Redis and PostgreSQL), both given by URL: the
+/// revocation row is measured across them and the scalability row loads both at once.
+#[test]
+fn two_urls_of_one_deployment_measure_revocation_and_throughput_across_instances() {
+    let redis = tessera_testkit::RedisServer::start().expect("redis-server starts");
+    let postgres = tessera_testkit::PostgresServer::start();
+    let (redis_url, database_url) = (redis.url(), postgres.url());
+    let shared = [
+        ("TESSERA_REDIS_URL", redis_url.as_str()),
+        ("TESSERA_DATABASE_URL", database_url.as_str()),
+        ("TESSERA_ADMIN_KEY", "bench-admin-key-0123456789abcdef"),
+    ];
+    let (rt_a, a, _dir_a) = server(&shared);
+    let (rt_b, b, _dir_b) = server(&shared);
+    let (out, doc) = bench(&[
+        "--url",
+        &format!("http://{}", a.addr),
+        "--url",
+        &format!("http://{}", b.addr),
+        "--quick",
+        "--duration",
+        "1s",
+        "--admin-key",
+        "bench-admin-key-0123456789abcdef",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = doc.unwrap();
+    let measured: Vec<&Value> = doc["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["skipped"].is_null())
+        .collect();
+    assert_eq!(measured.len(), 4, "sessions, EdDSA and the hybrid: {doc}");
+    for c in measured {
+        assert!(num(&c["revocation_other"], "p99_ms") < 1000.0, "{c}");
+        assert!(num(c, "rps_all_instances") > 0.0, "{c}");
+    }
+    assert!(rt_a.block_on(a.auth.users()).unwrap().is_empty());
+    rt_a.block_on(a.shutdown()).unwrap();
+    rt_b.block_on(b.shutdown()).unwrap();
+}
