@@ -70,6 +70,10 @@ pub struct HttpConfig {
     /// that sends nothing).
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// A response the client does not read is given up, and the connection closed, when no
+    /// byte of it could be written for this long.
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
     /// Connections held at once; past it new ones wait in the listen backlog.
     pub max_connections: usize,
     /// Connections held at once from one client address (an IPv6 client by its
@@ -85,6 +89,7 @@ impl Default for HttpConfig {
             // Longer than the 60 s upstream keep-alive of the usual proxies, so that the proxy
             // and not Tessera closes an idle upstream connection.
             idle_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_connections_per_address: 256,
         }
@@ -341,6 +346,7 @@ const SETTINGS: &[(&str, Kind)] = &[
     ("http.header_timeout", Kind::Duration),
     ("http.body_timeout", Kind::Duration),
     ("http.idle_timeout", Kind::Duration),
+    ("http.write_timeout", Kind::Duration),
     ("http.max_connections", Kind::Integer),
     ("http.max_connections_per_address", Kind::Integer),
 ];
@@ -460,6 +466,7 @@ impl Config {
             ("http.header_timeout", h.header_timeout),
             ("http.body_timeout", h.body_timeout),
             ("http.idle_timeout", h.idle_timeout),
+            ("http.write_timeout", h.write_timeout),
         ] {
             if d < Duration::from_secs(1) {
                 p.push(format!("{name}: must be at least 1s"));
@@ -925,6 +932,7 @@ mod tests {
         let c = load(None, &[]).unwrap();
         assert_eq!(c.http.header_timeout, Duration::from_secs(10));
         assert_eq!(c.http.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.http.write_timeout, Duration::from_secs(30));
         let c = load(
             Some("[http]\nheader_timeout = \"1500ms\"\nmax_connections = 7\n"),
             &[("TESSERA_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "3")],

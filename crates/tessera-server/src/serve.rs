@@ -12,6 +12,10 @@
 //! - **busy** (a request is being served): its body must arrive within `http.body_timeout` of the
 //!   end of its head, or reading it fails and the request is answered 400.
 //!
+//! In every phase a write the client does not take (it sends requests and never reads the
+//! answers, so the socket's buffers fill) fails after `http.write_timeout` without progress,
+//! and the connection closes.
+//!
 //! At most `http.max_connections` connections are held; past it the loop stops accepting (new
 //! clients wait in the kernel's backlog). At most `http.max_connections_per_address` are held
 //! for one client address (an IPv6 client by its `throttle.ipv6_prefix`); past it new ones are
@@ -56,6 +60,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// See `http.idle_timeout`.
     pub idle_timeout: Duration,
+    /// See `http.write_timeout`.
+    pub write_timeout: Duration,
     /// See `http.max_connections`.
     pub max_connections: usize,
     /// See `http.max_connections_per_address`.
@@ -74,6 +80,7 @@ impl Limits {
             header_timeout: h.header_timeout,
             body_timeout: h.body_timeout,
             idle_timeout: h.idle_timeout,
+            write_timeout: h.write_timeout,
             max_connections: h.max_connections,
             max_connections_per_address: h.max_connections_per_address,
             trusted_proxies: config.trusted_networks(),
@@ -212,6 +219,8 @@ async fn connection(
         header_timeout: limits.header_timeout,
         idle_timeout: limits.idle_timeout,
         sleep: None,
+        write_timeout: limits.write_timeout,
+        write_sleep: None,
     });
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
@@ -309,16 +318,41 @@ impl Drop for Busy {
 }
 
 /// A connection's socket, failing its reads with `TimedOut` when the client is too slow for
-/// its phase.
+/// its phase, and its writes when the client takes nothing for `write_timeout`.
 struct Watched {
     inner: TcpStream,
     phase: Arc<Mutex<State>>,
     header_timeout: Duration,
     idle_timeout: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    write_timeout: Duration,
+    /// Armed while a write is pending: its deadline is `write_timeout` after the write first
+    /// found the socket full; any progress disarms it.
+    write_sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl Watched {
+    /// `poll` of a write through the socket, under the write deadline.
+    fn poll_written<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if let Poll::Ready(result) = poll(Pin::new(&mut self.inner), cx) {
+            self.write_sleep = None;
+            return Poll::Ready(result);
+        }
+        let timeout = self.write_timeout;
+        let sleep = self
+            .write_sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(sleep.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client read nothing of the response in time",
+        )))
+    }
+
     /// When a read still pending must give up: `None` while a request is served (its body has
     /// its own deadline; the read is woken when the connection falls idle).
     fn deadline(&self, cx: &Context<'_>) -> Option<Instant> {
@@ -374,11 +408,13 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        self.get_mut()
+            .poll_written(cx, |inner, cx| inner.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        self.get_mut()
+            .poll_written(cx, |inner, cx| inner.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -390,7 +426,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        self.get_mut()
+            .poll_written(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

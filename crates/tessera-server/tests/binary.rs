@@ -795,6 +795,50 @@ async fn slow_clients_are_closed_in_time_and_never_starve_a_normal_request() {
 
 /// Issue 7, defect 11: the server raises its soft open-files limit to the hard one at start,
 /// so a service manager's usual soft limit of 1,024 does not cap the connections it holds.
+/// A client that sends requests and never reads the answers: once the socket's buffers are
+/// full and no byte of a response could be written for `http.write_timeout`, the connection
+/// is closed (the client's next write fails), and a normal request from another address is
+/// answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_closed_after_the_write_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    const WRITE: Duration = Duration::from_secs(2);
+    /// How much later than its deadline the connection may be closed on a busy machine, the
+    /// buffers' filling included.
+    const SLACK: Duration = Duration::from_secs(5);
+
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = tessera(cwd.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TESSERA_HTTP_WRITE_TIMEOUT", "2s");
+    let server = Running::start(cmd);
+    let addr: std::net::SocketAddr = server.url["http://".len()..].parse().unwrap();
+
+    // A small receive buffer, so the server's answers (the OpenAPI document) fill it soon.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .bind("127.0.0.6:0".parse().unwrap())
+        .expect("bind a loopback address");
+    let mut deaf = socket.connect(addr).await.expect("connect");
+    let started = Instant::now();
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+    let closed = tokio::time::timeout(WRITE + SLACK, async {
+        // Pipelined requests, never an answer read, until the server gives the connection up.
+        while deaf.write_all(&request).await.is_ok() {}
+        started.elapsed()
+    })
+    .await;
+
+    let healthz = Http::new(&server.url).get("/healthz", None).await;
+    assert_eq!(healthz.status, StatusCode::OK);
+    let closed =
+        closed.unwrap_or_else(|_| panic!("still open {:?} after the start", WRITE + SLACK));
+    assert!(
+        closed >= WRITE,
+        "closed after {closed:?}, before the write timeout"
+    );
+}
+
 #[test]
 fn open_files_soft_limit_is_raised_to_the_hard_one() {
     let cwd = tempfile::tempdir().unwrap();
