@@ -559,11 +559,7 @@ async fn accounts_page(State(state): State<AppState>, headers: HeaderMap) -> Res
         Ok(v) => v,
         Err(r) => return r,
     };
-    let own: Vec<&Account> = state
-        .accounts
-        .iter()
-        .filter(|a| a.owner == visitor.username)
-        .collect();
+    let own = owned(&state, &visitor.username);
     html(
         StatusCode::OK,
         "accounts.html",
@@ -585,11 +581,7 @@ async fn account_page(
     };
     let id = id.map(|Path(id)| id).unwrap_or_default();
     // Another user's account and no account at all look the same: 404, nothing of the data.
-    match state
-        .accounts
-        .iter()
-        .find(|a| a.id == id && a.owner == visitor.username)
-    {
+    match owned_account(&state, &visitor.username, &id) {
         Some(account) => html(
             StatusCode::OK,
             "account.html",
@@ -832,12 +824,18 @@ async fn api_owner(state: &AppState, headers: &HeaderMap) -> Result<String, Resp
         .map_err(|_| problem(StatusCode::UNAUTHORIZED, "invalid_token"))
 }
 
+/// The accounts `username` owns.
 fn owned<'a>(state: &'a AppState, username: &str) -> Vec<&'a Account> {
     state
         .accounts
         .iter()
         .filter(|a| a.owner == username)
         .collect()
+}
+
+/// The account `id` when `username` owns it; another user's account is as absent as none.
+fn owned_account<'a>(state: &'a AppState, username: &str, id: &str) -> Option<&'a Account> {
+    owned(state, username).into_iter().find(|a| a.id == id)
 }
 
 async fn api_accounts(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -857,7 +855,7 @@ async fn api_account(
         Err(r) => return r,
     };
     let id = id.map(|Path(id)| id).unwrap_or_default();
-    match owned(&state, &user).into_iter().find(|a| a.id == id) {
+    match owned_account(&state, &user, &id) {
         Some(a) => axum::Json(a).into_response(),
         None => problem(StatusCode::NOT_FOUND, "not_found"),
     }
