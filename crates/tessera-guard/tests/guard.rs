@@ -79,40 +79,32 @@ impl Tessera {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST path` with `body`, expecting `status`; the string field `field` of the answer.
+    async fn post_for(&self, path: &str, body: Value, status: StatusCode, field: &str) -> String {
+        let (s, answer) = self.post(path, None, body).await;
+        assert_eq!(s, status, "{answer}");
+        answer[field].as_str().unwrap().to_owned()
+    }
+
+    /// Signs `name` up; its id.
     async fn register(&self, name: &str) -> String {
-        let (s, body) = self
-            .post(
-                "/v1/users",
-                None,
-                json!({"username": name, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED);
-        body["id"].as_str().unwrap().to_owned()
+        let body = json!({"username": name, "password": PASSWORD});
+        self.post_for("/v1/users", body, StatusCode::CREATED, "id")
+            .await
     }
 
+    /// A JWT access token of a password login of `name`.
     async fn jwt(&self, name: &str) -> String {
-        let (s, body) = self
-            .post(
-                "/v1/tokens",
-                None,
-                json!({"username": name, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{body}");
-        body["access_token"].as_str().unwrap().to_owned()
+        let body = json!({"username": name, "password": PASSWORD});
+        self.post_for("/v1/tokens", body, StatusCode::OK, "access_token")
+            .await
     }
 
+    /// A bearer session token of `name`.
     async fn session(&self, name: &str) -> String {
-        let (s, body) = self
-            .post(
-                "/v1/sessions",
-                None,
-                json!({"username": name, "password": PASSWORD, "cookie": false}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{body}");
-        body["token"].as_str().unwrap().to_owned()
+        let body = json!({"username": name, "password": PASSWORD, "cookie": false});
+        self.post_for("/v1/sessions", body, StatusCode::CREATED, "token")
+            .await
     }
 
     async fn guard(&self, clock: &ManualClock) -> Guard {
