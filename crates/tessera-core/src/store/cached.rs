@@ -74,7 +74,7 @@ impl SessionStore for CachedSessionStore {
         now: Timestamp,
     ) -> StoreResult<Option<Arc<SessionRecord>>> {
         if let Some((hit, cached_at)) = self.cache.get(digest)
-            && self.trust.fresh(cached_at)
+            && self.trust.fresh(cached_at, || now)
             // A copy past its idle deadline may only lag a touch by another instance: ask.
             && hit.is_live(now)
         {
@@ -83,7 +83,7 @@ impl SessionStore for CachedSessionStore {
         let seen = self.trust.changes.current();
         let loaded = self.backend.session_by_digest(digest, now).await?;
         match &loaded {
-            Some(session) => self.remember(seen, Arc::clone(session), self.trust.now()),
+            Some(session) => self.remember(seen, Arc::clone(session), now),
             None => {
                 self.cache.remove(digest);
             }

@@ -62,7 +62,7 @@ impl UserStore for CachedUserStore {
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
         if let Some((hit, cached_at)) = self.cache.get(&id)
-            && self.trust.fresh(cached_at)
+            && self.trust.fresh(cached_at, || self.trust.now())
         {
             return Ok(Some(hit));
         }

@@ -34,12 +34,13 @@ impl Trust {
         self.clock.now()
     }
 
-    /// Whether an entry cached at `cached_at` may answer now. A clock that went back past
-    /// `cached_at` makes the entry stale rather than young.
-    pub(super) fn fresh(&self, cached_at: Timestamp) -> bool {
+    /// Whether an entry cached at `cached_at` may answer now. `now` gives the clock's time,
+    /// asked only when entries age (a caller that has read the clock already passes it on). A
+    /// clock that went back past `cached_at` makes the entry stale rather than young.
+    pub(super) fn fresh(&self, cached_at: Timestamp, now: impl FnOnce() -> Timestamp) -> bool {
         self.trusted.load(Ordering::Acquire)
             && self.max_age.is_none_or(|max_age| {
-                let now = self.clock.now();
+                let now = now();
                 cached_at <= now && now < cached_at.plus(max_age)
             })
     }
