@@ -58,12 +58,19 @@ fn handle() -> &'static PrometheusHandle {
 /// server costs (`tessera bench --url` divides CPU by requests). `process_cpu_seconds_total`
 /// is a gauge: the `metrics` crate's counters are whole numbers, and whole seconds would be
 /// too coarse to divide by a second's requests.
+/// One renderer per process, like the recorder it reads: the `process_*` series are described
+/// once, however many servers (tests, the bench) ask for it.
 pub fn metrics_render() -> MetricsRender {
-    let handle = handle();
-    let process = metrics_process::Collector::default();
-    process.describe();
-    std::sync::Arc::new(move || {
-        process.collect();
-        handle.render()
-    })
+    static RENDER: OnceLock<MetricsRender> = OnceLock::new();
+    RENDER
+        .get_or_init(|| {
+            let handle = handle();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            std::sync::Arc::new(move || {
+                process.collect();
+                handle.render()
+            })
+        })
+        .clone()
 }
