@@ -1,9 +1,12 @@
 //! `tessera bench` end to end: in process, against a server started apart by URL, and bad
 //! input (unreachable, not Tessera, signup off, Ctrl-C).
 
+mod process;
+
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use process::tessera;
 use serde_json::Value;
 use tessera_core::SystemClock;
 use tessera_server::{Config, Overrides, RunningServer};
@@ -12,8 +15,7 @@ fn bench(args: &[&str]) -> (Output, Option<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let chart = dir.path().join("bench.svg");
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .arg("bench")
+    let out = tessera(dir.path(), &["bench"])
         .args(args)
         .arg("--json")
         .arg(&json)
@@ -223,14 +225,9 @@ fn signup_off() {
 
 #[test]
 fn ctrl_c_ends_with_130_and_leaves_no_user_behind() {
-    let (rt, server, _dir) = server(&[]);
-    let mut bench = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args([
-            "bench",
-            "--quick",
-            "--url",
-            &format!("http://{}", server.addr),
-        ])
+    let (rt, server, dir) = server(&[]);
+    let url = format!("http://{}", server.addr);
+    let mut bench = tessera(dir.path(), &["bench", "--quick", "--url", &url])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
