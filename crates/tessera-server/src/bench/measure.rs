@@ -20,9 +20,9 @@ pub struct Plan {
     /// Connections per load.
     pub concurrency: usize,
     /// Time given to each of `GET /healthz` and `GET /v1/me` per column, split into `rounds`
-    /// interleaved runs.
+    /// rounds (see [`loads`]); also the length of each column's login burst.
     pub duration: Duration,
-    /// Interleaved /healthz, /v1/me pairs per column; the rates reported are their medians.
+    /// Rounds of the throughput phase; the rates reported are their medians.
     pub rounds: u32,
     /// Live sessions created for the state row (10k or 100k).
     pub state_sessions: usize,
@@ -225,10 +225,19 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// The server's CPU seconds so far, from `process_cpu_seconds_total` at its `/metrics`.
-async fn remote_cpu(t: &Target) -> Option<Duration> {
-    let text = t.text("/metrics").await?;
-    let seconds = text.lines().find_map(|l| {
+/// One load and what the server reported meanwhile.
+struct Slice {
+    load: LoadResult,
+    /// Store round trips the server made meanwhile, from its `/metrics`.
+    store_calls: f64,
+    /// Whether `load.cpu.other` is the server's CPU (always in process; by URL when its
+    /// `/metrics` has `process_cpu_seconds_total`).
+    server_cpu_known: bool,
+}
+
+/// The server's CPU seconds so far, from `process_cpu_seconds_total` in its `/metrics`.
+fn process_cpu(metrics: &str) -> Option<Duration> {
+    let seconds = metrics.lines().find_map(|l| {
         l.strip_prefix("process_cpu_seconds_total ")?
             .parse::<f64>()
             .ok()
@@ -236,66 +245,133 @@ async fn remote_cpu(t: &Target) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
-/// One load. By URL the server's CPU meanwhile (`cpu.other`) is read from its `/metrics`;
-/// in process it is this process's threads but the generator's.
-async fn run_measured(t: &Target, runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult {
-    if t.local.is_some() {
-        return load::run(runtime, spec).await;
+/// One load, with the server's `/metrics` read before and after it. By URL the server's CPU
+/// meanwhile (`cpu.other`) comes from there; in process it is this process's threads but the
+/// generator's.
+async fn run_measured(t: &Target, runtime: &tokio::runtime::Handle, spec: LoadSpec) -> Slice {
+    let before = metrics_text(t).await;
+    let mut load = load::run(runtime, spec).await;
+    let after = metrics_text(t).await;
+    let (Some(before), Some(after)) = (before, after) else {
+        return Slice {
+            load,
+            store_calls: 0.0,
+            server_cpu_known: t.local.is_some(),
+        };
+    };
+    let store_calls = (store_round_trips(&after) - store_round_trips(&before)).max(0.0);
+    let mut server_cpu_known = t.local.is_some();
+    if !server_cpu_known && let (Some(b), Some(a)) = (process_cpu(&before), process_cpu(&after)) {
+        load.cpu.other = a.saturating_sub(b);
+        server_cpu_known = true;
     }
-    let before = remote_cpu(t).await;
-    let mut result = load::run(runtime, spec).await;
-    if let (Some(before), Some(after)) = (before, remote_cpu(t).await) {
-        result.cpu.other = after.saturating_sub(before);
+    Slice {
+        load,
+        store_calls,
+        server_cpu_known,
     }
-    result
 }
 
-/// `GET /healthz` and `GET /v1/me` in `plan.rounds` alternating runs of `plan.duration /
-/// rounds` each, so both see the same machine: a neighbour's build or a frequency change lands
-/// on both sides of the ratio instead of on one block. Returns both runs summed (latencies, CPU,
-/// counts) and the median requests/s of each. With fresh tokens every round gets its own part
-/// of the pool.
-async fn interleaved(
-    t: &Target,
+/// A column's `GET /healthz` and `GET /v1/me` loads, round by round.
+#[derive(Default)]
+struct Tally {
+    healthz: LoadResult,
+    me: LoadResult,
+    healthz_rates: Vec<f64>,
+    me_rates: Vec<f64>,
+    me_store_calls: f64,
+    server_cpu_unknown: bool,
+}
+
+impl Tally {
+    fn add(&mut self, healthz: Slice, me: Slice) {
+        self.healthz_rates.push(healthz.load.rate());
+        self.me_rates.push(me.load.rate());
+        self.healthz.append(&healthz.load);
+        self.me.append(&me.load);
+        self.me_store_calls += me.store_calls;
+        self.server_cpu_unknown |= !(healthz.server_cpu_known && me.server_cpu_known);
+    }
+
+    /// Fills the column's throughput, latency, CPU and store rows.
+    fn record(&self, c: &mut Column) {
+        let me = &self.me;
+        c.rps = Some(median(&self.me_rates));
+        c.healthz_rps = Some(median(&self.healthz_rates));
+        c.p50_ms = Some(me.latencies.percentile_ms(50.0));
+        c.p99_ms = Some(me.latencies.percentile_ms(99.0));
+        c.p999_ms = Some(me.latencies.percentile_ms(99.9));
+        c.errors = Some(me.errors);
+        c.load_cpu_us = Some(me.load_cpu_per_request_us());
+        if me.ok > 0 {
+            c.store_round_trips = Some(self.me_store_calls / me.ok as f64);
+        }
+        if !self.server_cpu_unknown {
+            c.server_cpu_us = Some(me.server_cpu_per_request_us());
+            c.healthz_cpu_us = Some(self.healthz.server_cpu_per_request_us());
+        }
+    }
+}
+
+/// The throughput phase of every column at once: `plan.rounds` rounds, each a short
+/// `GET /healthz` load and a short `GET /v1/me` load of `plan.duration / rounds` for every
+/// column in turn. A neighbour's build or a frequency change thus lands on every column and
+/// on both sides of each ratio, instead of on one column's block; the rates reported are the
+/// medians of the rounds. Which column goes first rotates, and so does whether `/healthz` or
+/// `/v1/me` goes first. With fresh tokens every round gets its own part of the pool.
+pub async fn loads(
+    columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
     runtime: &tokio::runtime::Handle,
-    credential: &Credential,
-) -> (LoadResult, f64, LoadResult, f64) {
-    let rounds = plan.rounds.max(1);
+    step: &dyn Fn(String),
+) {
+    let rounds = plan.rounds.max(1) as usize;
     let mut slice = plan.clone();
-    slice.duration = plan.duration / rounds;
-    let per_round: Vec<Credential> = match credential {
-        Credential::Fresh(name, pool) => {
-            let size = pool.len().div_ceil(rounds as usize).max(1);
-            pool.chunks(size)
-                .map(|c| Credential::Fresh(name.clone(), Arc::new(c.to_vec())))
-                .collect()
-        }
-        other => vec![other.clone(); rounds as usize],
-    };
-    let (mut healthz, mut me) = (LoadResult::default(), LoadResult::default());
-    let (mut healthz_rates, mut me_rates) = (Vec::new(), Vec::new());
-    for (round, credential) in per_round.into_iter().enumerate() {
-        // Alternate which goes first, so neither always runs on a warmer machine.
-        let me_first = round % 2 == 1;
-        let mut results = [None, None];
-        for which in if me_first { [1, 0] } else { [0, 1] } {
-            let spec = if which == 0 {
-                spec(t, "/healthz", Credential::None, &slice)
-            } else {
-                spec(t, "/v1/me", credential.clone(), &slice)
+    slice.duration = plan.duration / plan.rounds.max(1);
+    let per_round: Vec<Vec<Credential>> = columns
+        .iter()
+        .map(|(_, p)| match &p.load_credential {
+            Credential::Fresh(name, pool) => {
+                let size = pool.len().div_ceil(rounds).max(1);
+                pool.chunks(size)
+                    .map(|c| Credential::Fresh(name.clone(), Arc::new(c.to_vec())))
+                    .collect()
+            }
+            other => vec![other.clone(); rounds],
+        })
+        .collect();
+    let mut tallies: Vec<Tally> = columns.iter().map(|_| Tally::default()).collect();
+    for round in 0..rounds {
+        step(format!(
+            "round {} of {rounds}: GET /healthz and GET /v1/me, every mode",
+            round + 1
+        ));
+        for k in 0..columns.len() {
+            let i = (k + round) % columns.len();
+            let t = columns[i].0;
+            let Some(credential) = per_round[i].get(round) else {
+                continue;
             };
-            results[which] = Some(run_measured(t, runtime, spec).await);
+            let healthz = spec(t, "/healthz", Credential::None, &slice);
+            let me = spec(t, "/v1/me", credential.clone(), &slice);
+            let (healthz, me) = if (round + k) % 2 == 1 {
+                let me = run_measured(t, runtime, me).await;
+                (run_measured(t, runtime, healthz).await, me)
+            } else {
+                let healthz = run_measured(t, runtime, healthz).await;
+                (healthz, run_measured(t, runtime, me).await)
+            };
+            tallies[i].add(healthz, me);
         }
-        let [Some(h), Some(m)] = results else {
-            continue;
-        };
-        healthz_rates.push(h.rate());
-        me_rates.push(m.rate());
-        healthz.append(&h);
-        me.append(&m);
     }
-    (healthz, median(&healthz_rates), me, median(&me_rates))
+    for ((t, p), tally) in columns.iter_mut().zip(&tallies) {
+        tally.record(&mut p.column);
+        if t.local.is_none()
+            && let (Some(me), Some(healthz)) = (p.column.server_cpu_us, p.column.healthz_cpu_us)
+        {
+            p.column.verify_us = Some((me - healthz).max(0.0));
+        }
+    }
 }
 
 fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
@@ -400,25 +476,38 @@ async fn verify_us(
     Some(verify::per_round_us(started.elapsed(), ROUNDS))
 }
 
-/// Measures one column on `targets[0]` (and across instances when there are several).
+/// A column between its phases: [`prepare`] measures what needs no load, [`loads`] runs the
+/// throughput loads of every column together, [`finish`] measures the rest.
+pub struct Prepared {
+    /// The column so far.
+    pub column: Column,
+    held: Held,
+    /// The credential as `GET /v1/me` carries it, reused.
+    reused: Credential,
+    /// What the throughput loads send: the reused credential, or a pool of fresh tokens.
+    load_credential: Credential,
+}
+
+/// The first phase of one column on `t`: login, sizes, cross-domain, privacy, client-side
+/// and in-process verification costs, and the fresh-token pool.
 ///
 /// # Errors
 /// When the server refuses what a measurement needs; `skip: ...` when the column cannot be
 /// measured on this server.
-pub async fn column(
-    targets: &[Target],
+pub async fn prepare(
+    t: &Target,
     user: &BenchUser,
     mode: Mode,
     plan: &Plan,
-    runtime: &tokio::runtime::Handle,
     step: &dyn Fn(String),
-) -> anyhow::Result<Column> {
-    let t = &targets[0];
+) -> anyhow::Result<Prepared> {
+    step(format!("{}: login, sizes, verification cost", mode.title()));
     let mut c = Column {
         mode: Some(mode),
         ..Column::default()
     };
     let held = acquire(t, user, mode, &mut c).await?;
+
     let credential_bytes = (held.header.len() + 2 + held.value.len()) as u64;
     c.credential_bytes = Some(credential_bytes);
     let per_hour = plan.usage_rate * 3600.0;
@@ -463,50 +552,45 @@ pub async fn column(
     };
     c.verify_us = verify_us(t, mode, &held, timed.as_deref()).await;
 
-    step(format!(
-        "{}: GET /healthz and GET /v1/me, {} interleaved rounds",
-        mode.title(),
-        plan.rounds.max(1)
-    ));
-    let credential = match &pool {
-        Some(pool) => Credential::Fresh(name.clone(), pool.clone()),
-        None => Credential::Reused(name.clone(), value.clone()),
+    let reused = Credential::Reused(name.clone(), value);
+    let load_credential = match pool {
+        Some(pool) => Credential::Fresh(name, pool),
+        None => reused.clone(),
     };
-    let before = metrics_text(t).await;
-    let (healthz, healthz_rps, me, me_rps) = interleaved(t, plan, runtime, &credential).await;
-    let after = metrics_text(t).await;
-    step(format!("{}: GET /v1/me done", mode.title()));
-    if let (Some(b), Some(a)) = (before, after)
-        && me.ok > 0
-    {
-        c.store_round_trips =
-            Some((store_round_trips(&a) - store_round_trips(&b)).max(0.0) / me.ok as f64);
-    }
-    let server_cpu_known = t.local.is_some() || remote_cpu(t).await.is_some();
-    record_load(&mut c, &me, &healthz, server_cpu_known);
-    if t.local.is_none()
-        && let (Some(me), Some(healthz)) = (c.server_cpu_us, c.healthz_cpu_us)
-    {
-        c.verify_us = Some((me - healthz).max(0.0));
-    }
-    c.rps = Some(me_rps);
-    c.healthz_rps = Some(healthz_rps);
+    Ok(Prepared {
+        column: c,
+        held,
+        reused,
+        load_credential,
+    })
+}
 
+/// The last phase of one column, after [`loads`]: requests/s on every instance at once, logins
+/// under load, revocation delays and expiry.
+///
+/// # Errors
+/// When the server refuses what a measurement needs.
+pub async fn finish(
+    targets: &[Target],
+    user: &BenchUser,
+    prepared: Prepared,
+    plan: &Plan,
+    runtime: &tokio::runtime::Handle,
+    step: &dyn Fn(String),
+) -> anyhow::Result<Column> {
+    let t = &targets[0];
+    let Prepared {
+        column: mut c,
+        held,
+        reused,
+        ..
+    } = prepared;
+    let mode = c.mode.unwrap_or(Mode::SessionCookie);
     if targets.len() > 1 {
         step(format!("{}: all instances", mode.title()));
         let runs: Vec<_> = targets
             .iter()
-            .map(|x| {
-                load::run(
-                    runtime,
-                    spec(
-                        x,
-                        "/v1/me",
-                        Credential::Reused(name.clone(), value.clone()),
-                        plan,
-                    ),
-                )
-            })
+            .map(|x| load::run(runtime, spec(x, "/v1/me", reused.clone(), plan)))
             .collect();
         let mut all = LoadResult::default();
         for r in join_all(runs).await {
@@ -516,15 +600,8 @@ pub async fn column(
     }
 
     step(format!("{}: logins under load", mode.title()));
-    let (logins, burst) = login_burst(
-        t,
-        user,
-        mode,
-        plan,
-        runtime,
-        Credential::Reused(name, value),
-    )
-    .await;
+    let rate = plan.rate.unwrap_or(c.rps.unwrap_or(0.0) * BURST_LOAD_SHARE);
+    let (logins, burst) = login_burst(t, user, mode, plan, rate, runtime, reused).await;
     c.logins_per_s = Some(logins);
     c.burst_p99_ms = Some(burst.latencies.percentile_ms(99.0));
 
@@ -542,32 +619,27 @@ pub async fn column(
     Ok(c)
 }
 
-fn record_load(c: &mut Column, me: &LoadResult, healthz: &LoadResult, server_cpu_known: bool) {
-    c.rps = Some(me.rate());
-    c.p50_ms = Some(me.latencies.percentile_ms(50.0));
-    c.p99_ms = Some(me.latencies.percentile_ms(99.0));
-    c.p999_ms = Some(me.latencies.percentile_ms(99.9));
-    c.errors = Some(me.errors);
-    c.load_cpu_us = Some(me.load_cpu_per_request_us());
-    if server_cpu_known {
-        c.server_cpu_us = Some(me.server_cpu_per_request_us());
-        c.healthz_cpu_us = Some(healthz.server_cpu_per_request_us());
-    }
-}
+/// The share of a column's closed-loop `GET /v1/me` rate the login burst runs beside: a steady
+/// open-loop load, so the logins get what the server has left at a known load instead of what
+/// the scheduler happens to give them against a closed loop.
+const BURST_LOAD_SHARE: f64 = 0.25;
 
-/// Logins in `plan.login_loops` loops while `GET /v1/me` runs: logins per second and the
-/// requests' latencies meanwhile.
+/// Logins in `plan.login_loops` loops while `GET /v1/me` runs open-loop at `rate` requests/s:
+/// logins per second and the requests' latencies meanwhile (from their intended send times).
 async fn login_burst(
     t: &Target,
     user: &BenchUser,
     mode: Mode,
     plan: &Plan,
+    rate: f64,
     runtime: &tokio::runtime::Handle,
     credential: Credential,
 ) -> (f64, LoadResult) {
     let mut burst_plan = plan.clone();
-    burst_plan.duration = plan.duration / 2;
-    let stop = Instant::now() + burst_plan.duration;
+    burst_plan.duration = plan.duration;
+    burst_plan.rate = Some(rate).filter(|r| *r > 0.0);
+    let started = Instant::now();
+    let stop = started + burst_plan.duration;
     let (path, body) = if mode.is_jwt() {
         ("/v1/tokens", user.credentials())
     } else {
@@ -601,8 +673,14 @@ async fn login_burst(
         total
     };
     let load = load::run(runtime, spec(t, "/v1/me", credential, &burst_plan));
-    let (n, result) = tokio::join!(logins, load);
-    (n as f64 / burst_plan.duration.as_secs_f64(), result)
+    let ((n, elapsed), result) = tokio::join!(
+        async {
+            let n = logins.await;
+            (n, started.elapsed())
+        },
+        load
+    );
+    (n as f64 / elapsed.as_secs_f64(), result)
 }
 
 async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
@@ -868,6 +946,54 @@ mod tests {
     fn store_round_trips_sum_every_series() {
         let text = "# TYPE x histogram\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"read\"} 5\ntessera_store_duration_seconds_count{backend=\"sqlite\",kind=\"write\"} 2\ntessera_store_duration_seconds_sum 0.1\n";
         assert_eq!(store_round_trips(text), 7.0);
+    }
+
+    fn slice(ok: u64, millis: u64, server_cpu_ms: u64, store_calls: f64) -> Slice {
+        let mut load = LoadResult {
+            ok,
+            elapsed: Duration::from_millis(millis),
+            ..LoadResult::default()
+        };
+        load.cpu.other = Duration::from_millis(server_cpu_ms);
+        for _ in 0..ok {
+            load.latencies.record(Duration::from_micros(500));
+        }
+        Slice {
+            load,
+            store_calls,
+            server_cpu_known: true,
+        }
+    }
+
+    #[test]
+    fn a_tally_reports_median_rates_and_per_request_costs_over_its_rounds() {
+        let mut tally = Tally::default();
+        // Three rounds: /v1/me at 1000, 3000 and 2000 req/s; /healthz at 4000 each time.
+        for (me_ok, calls) in [(100, 0.0), (300, 3.0), (200, 1.0)] {
+            tally.add(slice(400, 100, 10, 0.0), slice(me_ok, 100, 12, calls));
+        }
+        let mut c = Column::default();
+        tally.record(&mut c);
+        assert_eq!(c.rps, Some(2000.0));
+        assert_eq!(c.healthz_rps, Some(4000.0));
+        assert_eq!(c.store_round_trips, Some(4.0 / 600.0));
+        // 36 ms of server CPU over 600 answers; 30 ms over 1200.
+        assert_eq!(c.server_cpu_us, Some(60.0));
+        assert_eq!(c.healthz_cpu_us, Some(25.0));
+        assert_eq!(c.p50_ms, Some(0.5));
+    }
+
+    #[test]
+    fn a_round_without_the_server_s_cpu_leaves_the_cpu_rows_empty() {
+        let mut tally = Tally::default();
+        tally.add(slice(400, 100, 10, 0.0), slice(300, 100, 12, 0.0));
+        let mut unknown = slice(300, 100, 0, 0.0);
+        unknown.server_cpu_known = false;
+        tally.add(slice(400, 100, 10, 0.0), unknown);
+        let mut c = Column::default();
+        tally.record(&mut c);
+        assert_eq!(c.server_cpu_us, None);
+        assert_eq!(c.rps, Some(3000.0));
     }
 
     #[test]

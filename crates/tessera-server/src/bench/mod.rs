@@ -45,8 +45,9 @@ pub struct BenchArgs {
     /// A first look in under 30 s: short loads, fewer repetitions.
     #[arg(long)]
     pub quick: bool,
-    /// Time per column for each of GET /healthz and GET /v1/me, run as 10 alternating pairs
-    /// of short loads (default 5s, 1s with --quick).
+    /// Time per column for each of GET /healthz and GET /v1/me, run as 20 rounds of short
+    /// loads in which every column takes its turn (default 5s, 1s with --quick); also the
+    /// length of each column's login burst.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
     /// Concurrent connections per load.
@@ -79,8 +80,9 @@ impl BenchArgs {
             } else {
                 Duration::from_secs(5)
             }),
-            // Short alternating runs: a neighbour's load lands on both sides of the ratio.
-            rounds: 10,
+            // Short loads, every column in each round: a neighbour's load or the VM's drift
+            // lands on every column and on both sides of each ratio.
+            rounds: 20,
             // 100k sessions take about 20 s of SQLite inserts: --quick creates 10k and scales.
             state_sessions: if self.quick { 10_000 } else { 100_000 },
             rate: self.rate,
@@ -229,7 +231,8 @@ async fn measure_all(
         let url = group.1[0].base.clone();
         group.2 = Some(BenchUser::register(&group.1[0], &url).await?);
     }
-    let steps = (Mode::ALL.len() * 6 + 1) as u64;
+    // Per column: prepare, logins, revocations, expiry; then the rounds and the state row.
+    let steps = (Mode::ALL.len() * 4) as u64 + u64::from(plan.rounds.max(1)) + 1;
     let progress = progress::Progress::new(steps);
     let step = |what: String| {
         progress.done_one();
@@ -242,25 +245,38 @@ async fn measure_all(
             ..Column::default()
         })
         .collect();
-    let mut access_ttl = 0.0;
-    for (modes, targets, user) in &run.groups {
+    let column_index = |mode: Mode| Mode::ALL.iter().position(|m| *m == mode).unwrap_or(0);
+    let mut prepared = Vec::new();
+    for (group, (modes, targets, user)) in run.groups.iter().enumerate() {
         let user = user.as_ref().ok_or_else(|| anyhow!("no bench user"))?;
         for mode in modes {
-            let i = Mode::ALL.iter().position(|m| m == mode).unwrap_or(0);
-            match measure::column(targets, user, *mode, plan, runtime, &step).await {
-                Ok(c) => {
-                    if *mode == Mode::Hybrid {
-                        access_ttl = c.lifetime_s.unwrap_or(0.0);
-                    }
-                    columns[i] = c;
-                }
+            match measure::prepare(&targets[0], user, *mode, plan, &step).await {
+                Ok(p) => prepared.push((group, p)),
                 Err(e) if e.to_string().starts_with("skip: ") => {
-                    columns[i].skipped =
+                    columns[column_index(*mode)].skipped =
                         Some(e.to_string().trim_start_matches("skip: ").to_owned());
                 }
                 Err(e) => return Err(e.context(format!("measuring {}", mode.title()))),
             }
         }
+    }
+    let mut loading: Vec<_> = prepared
+        .iter_mut()
+        .map(|(group, p)| (&run.groups[*group].1[0], p))
+        .collect();
+    measure::loads(&mut loading, plan, runtime, &step).await;
+    let mut access_ttl = 0.0;
+    for (group, p) in prepared {
+        let (_, targets, user) = &run.groups[group];
+        let user = user.as_ref().ok_or_else(|| anyhow!("no bench user"))?;
+        let mode = p.column.mode.unwrap_or(Mode::SessionCookie);
+        let c = measure::finish(targets, user, p, plan, runtime, &step)
+            .await
+            .with_context(|| format!("measuring {}", mode.title()))?;
+        if mode == Mode::Hybrid {
+            access_ttl = c.lifetime_s.unwrap_or(0.0);
+        }
+        columns[column_index(mode)] = c;
     }
     if let Some((_, targets, Some(user))) = run
         .groups

@@ -165,7 +165,7 @@ pub struct RunInfo {
     pub concurrency: usize,
     /// Seconds per column of each of `GET /healthz` and `GET /v1/me`.
     pub duration_s: f64,
-    /// The alternating rounds those seconds are split into.
+    /// The rounds those seconds are split into; every column takes its turn in each.
     pub rounds: u32,
     /// Whether every JWT request carried a token never seen before.
     pub fresh_tokens: bool,

@@ -12,7 +12,7 @@ pub fn markdown(report: &Report, rows: &[Row]) -> String {
     let run = &report.run;
     let mut out = String::new();
     out.push_str(&format!(
-        "`{}`: {} on {}, {}; {} connections; per column {:.1} s of each of GET /healthz and GET /v1/me in {} alternating rounds{}; {}.\n\n",
+        "`{}`: {} on {}, {}; {} connections; per column {:.1} s of each of GET /healthz and GET /v1/me in {} rounds taken by every column in turn{}; {}.\n\n",
         run.command,
         run.target,
         run.machine,
