@@ -69,25 +69,22 @@ impl Default for TokenSettings {
     }
 }
 
-/// The claims of an access token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The claims of an access token. Read by a hand-written [`Deserialize`] (below) that also
+/// refuses a repeated unknown claim, in the same single pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccessClaims {
     /// Issuer.
     pub iss: String,
     /// The user.
-    #[serde(deserialize_with = "user_id")]
     pub sub: UserId,
     /// Audiences: one is written as a string, and a string or an array is read.
-    #[serde(with = "audience")]
+    #[serde(serialize_with = "audience::serialize")]
     pub aud: Vec<String>,
     /// Expiry, seconds since the epoch.
-    #[serde(deserialize_with = "numeric_date")]
     pub exp: i64,
     /// Issue time, seconds since the epoch.
-    #[serde(deserialize_with = "numeric_date")]
     pub iat: i64,
     /// Not-before time, seconds since the epoch.
-    #[serde(deserialize_with = "numeric_date")]
     pub nbf: i64,
     /// The token's unique id (what revoking one access token names).
     pub jti: String,
@@ -126,53 +123,138 @@ impl AccessClaims {
 /// 8725 advises refusing duplicates rather than taking the first or the last).
 fn parse_claims(payload: &[u8]) -> Result<AccessClaims, TokenError> {
     let text = std::str::from_utf8(payload).map_err(|_| TokenError::InvalidClaims)?;
-    serde_json::from_str::<UniqueNames>(text).map_err(|_| TokenError::InvalidClaims)?;
     serde_json::from_str(text).map_err(|_| TokenError::InvalidClaims)
 }
 
-/// A JSON object whose member names are all different (the values are skipped).
-struct UniqueNames;
-
-impl<'de> Deserialize<'de> for UniqueNames {
+/// Every claim present once and of its type, dates within 0..=[`MAX_NUMERIC_DATE`], `sub` a
+/// user id; unknown claims are skipped, but none may appear twice either. One pass over the
+/// JSON: this runs on every token a server has not seen yet.
+impl<'de> Deserialize<'de> for AccessClaims {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = UniqueNames;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueNames, A::Error> {
-                // A token has about ten claims, and only a token whose signature held gets
-                // here: a linear scan beats hashing them.
-                let mut seen: Vec<std::borrow::Cow<'de, str>> = Vec::with_capacity(16);
-                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    if seen.contains(&name) {
-                        return Err(serde::de::Error::custom("duplicate claim"));
-                    }
-                    seen.push(name);
-                }
-                Ok(UniqueNames)
-            }
-        }
-        deserializer.deserialize_map(Visitor)
+        deserializer.deserialize_map(ClaimsVisitor)
     }
 }
 
-fn user_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<UserId, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    text.parse().map_err(serde::de::Error::custom)
+struct ClaimsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ClaimsVisitor {
+    type Value = AccessClaims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<AccessClaims, A::Error> {
+        use serde::de::Error as _;
+        fn once<T, E: serde::de::Error>(
+            slot: &mut Option<T>,
+            value: T,
+            name: &'static str,
+        ) -> Result<(), E> {
+            match slot.replace(value) {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        fn present<T, E: serde::de::Error>(slot: Option<T>, name: &'static str) -> Result<T, E> {
+            slot.ok_or_else(|| E::missing_field(name))
+        }
+        let (mut iss, mut sub, mut aud, mut exp, mut iat, mut nbf) =
+            (None, None, None, None, None, None);
+        let (mut jti, mut roles, mut sid) = (None, None, None);
+        // A token of Tessera's has no other claim: the list stays empty and unallocated.
+        let mut others: Vec<ClaimName<'de>> = Vec::new();
+        while let Some(name) = map.next_key::<ClaimName<'de>>()? {
+            match name.0.as_ref() {
+                "iss" => once(&mut iss, map.next_value()?, "iss")?,
+                "sub" => once(&mut sub, map.next_value::<SubClaim>()?.0, "sub")?,
+                "aud" => once(&mut aud, map.next_value::<AudClaim>()?.0, "aud")?,
+                "exp" => once(&mut exp, map.next_value::<NumericDate>()?.0, "exp")?,
+                "iat" => once(&mut iat, map.next_value::<NumericDate>()?.0, "iat")?,
+                "nbf" => once(&mut nbf, map.next_value::<NumericDate>()?.0, "nbf")?,
+                "jti" => once(&mut jti, map.next_value()?, "jti")?,
+                "roles" => once(&mut roles, map.next_value()?, "roles")?,
+                "sid" => once(&mut sid, map.next_value()?, "sid")?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if others.contains(&name) {
+                        return Err(A::Error::custom("duplicate claim"));
+                    }
+                    others.push(name);
+                }
+            }
+        }
+        Ok(AccessClaims {
+            iss: present(iss, "iss")?,
+            sub: present(sub, "sub")?,
+            aud: present(aud, "aud")?,
+            exp: present(exp, "exp")?,
+            iat: present(iat, "iat")?,
+            nbf: present(nbf, "nbf")?,
+            jti: present(jti, "jti")?,
+            roles: present(roles, "roles")?,
+            sid: present(sid, "sid")?,
+        })
+    }
 }
 
-fn numeric_date<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let secs = i64::deserialize(deserializer)?;
-    if (0..=MAX_NUMERIC_DATE).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(serde::de::Error::custom("date out of range"))
+/// A claim's name, borrowed from the JSON unless it has escapes (serde's own `Cow<str>` always
+/// copies).
+#[derive(PartialEq)]
+struct ClaimName<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for ClaimName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ClaimName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                name: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(ClaimName(std::borrow::Cow::Borrowed(name)))
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                Ok(ClaimName(std::borrow::Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+/// `sub`: a user id.
+struct SubClaim(UserId);
+
+impl<'de> Deserialize<'de> for SubClaim {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(Self).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `aud`: a string or an array of strings.
+struct AudClaim(Vec<String>);
+
+impl<'de> Deserialize<'de> for AudClaim {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        audience::deserialize(deserializer).map(Self)
+    }
+}
+
+/// A `NumericDate` within 0..=[`MAX_NUMERIC_DATE`].
+struct NumericDate(i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let secs = i64::deserialize(deserializer)?;
+        if (0..=MAX_NUMERIC_DATE).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(serde::de::Error::custom("date out of range"))
+        }
     }
 }
 
@@ -841,21 +923,52 @@ mod tests {
                 "{claims}"
             );
         }
-        let message = format!(
-            "{}.{}",
-            encode_segment(header(&record).to_string().as_bytes()),
-            encode_segment(duplicated.as_bytes())
-        );
-        let signature = crate::token::keys::load(&record)
-            .expect("loads")
-            .signer
-            .sign(message.as_bytes())
-            .expect("signs");
-        let token = format!("{message}.{}", encode_segment(&signature));
+        let token = sign_text(&record, &duplicated);
         assert_eq!(ring.verify(&token, T0), Err(TokenError::InvalidClaims));
         // Not JSON at all, but signed.
         let token = forge(&record, &header(&record), &json!("a string"));
         assert_eq!(ring.verify(&token, T0), Err(TokenError::InvalidClaims));
+    }
+
+    /// A token signed with the real key over `payload` exactly as written.
+    fn sign_text(record: &crate::store::SigningKeyRecord, payload: &str) -> String {
+        let message = format!(
+            "{}.{}",
+            encode_segment(header(record).to_string().as_bytes()),
+            encode_segment(payload.as_bytes())
+        );
+        let signature = crate::token::keys::load(record)
+            .expect("loads")
+            .signer
+            .sign(message.as_bytes())
+            .expect("signs");
+        format!("{message}.{}", encode_segment(&signature))
+    }
+
+    #[test]
+    fn unknown_claims_are_skipped_but_none_may_repeat_however_it_is_spelled() {
+        let (ring, record) = eddsa();
+        let with = |extra: &str| {
+            let text = serde_json::to_string(&claims()).expect("json");
+            format!("{{{extra}{}", &text[1..])
+        };
+        let one = sign_text(&record, &with(r#""note":{"a":[1,2]},"#));
+        assert_eq!(
+            ring.verify(&one, T0).map(|c| c.jti),
+            Ok(claims()["jti"].as_str().unwrap().to_owned())
+        );
+        for repeated in [
+            r#""note":1,"note":2,"#,
+            r#""note":1,"n\u006fte":2,"#,
+            r#""j\u0074i":"other","#,
+        ] {
+            let token = sign_text(&record, &with(repeated));
+            assert_eq!(
+                ring.verify(&token, T0),
+                Err(TokenError::InvalidClaims),
+                "{repeated}"
+            );
+        }
     }
 
     #[test]

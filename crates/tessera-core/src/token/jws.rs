@@ -52,10 +52,12 @@ pub(super) fn split(token: &str) -> Result<Segments<'_>, TokenError> {
 }
 
 fn is_base64url(segment: &str) -> bool {
+    // Every byte is looked at, without an early exit and without branches, so the compiler
+    // checks 16 or 32 at a time: this runs on every token a server has not seen yet.
     !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && segment.bytes().fold(true, |all, b| {
+            all & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+        })
 }
 
 /// Decodes one segment (canonical unpadded base64url only).
