@@ -281,6 +281,8 @@ struct Tally {
     me_rates: Vec<f64>,
     me_store_calls: f64,
     server_cpu_unknown: bool,
+    floor_time: Duration,
+    floor_checks: u32,
 }
 
 impl Tally {
@@ -310,15 +312,22 @@ impl Tally {
             c.server_cpu_us = Some(me.server_cpu_per_request_us());
             c.healthz_cpu_us = Some(self.healthz.server_cpu_per_request_us());
         }
+        if self.floor_checks > 0 {
+            c.raw_signature_us = Some(verify::per_round_us(self.floor_time, self.floor_checks));
+        }
     }
 }
+
+/// Bare signature checks a fresh-token column times after its loads in each round.
+const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 
 /// The throughput phase of every column at once: `plan.rounds` rounds, each a short
 /// `GET /healthz` load and a short `GET /v1/me` load of `plan.duration / rounds` for every
 /// column in turn. A neighbour's build or a frequency change thus lands on every column and
 /// on both sides of each ratio, instead of on one column's block; the rates reported are the
 /// medians of the rounds. Which column goes first rotates, and so does whether `/healthz` or
-/// `/v1/me` goes first. With fresh tokens every round gets its own part of the pool.
+/// `/v1/me` goes first. With fresh tokens every round gets its own part of the pool, and a
+/// column with a public key times its floor's signature check after its loads.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
@@ -362,6 +371,10 @@ pub async fn loads(
                 (healthz, run_measured(t, runtime, me).await)
             };
             tallies[i].add(healthz, me);
+            if let Some(floor) = &mut columns[i].1.floor {
+                tallies[i].floor_time += floor.time(FLOOR_CHECKS_PER_ROUND as usize);
+                tallies[i].floor_checks += FLOOR_CHECKS_PER_ROUND;
+            }
         }
     }
     for ((t, p), tally) in columns.iter_mut().zip(&tallies) {
@@ -486,6 +499,8 @@ pub struct Prepared {
     reused: Credential,
     /// What the throughput loads send: the reused credential, or a pool of fresh tokens.
     load_credential: Credential,
+    /// With fresh tokens and a public key: the floor's signature check, timed in every round.
+    floor: Option<verify::FloorCheck>,
 }
 
 /// The first phase of one column on `t`: login, sizes, cross-domain, privacy, client-side
@@ -530,12 +545,14 @@ pub async fn prepare(
     c.cors = Some(cors(t, mode).await);
 
     // Client side: an app verifying the JWT itself against the JWKS.
+    let mut jwks = None;
     if let Some(jwt) = &held.jwt {
-        let jwks = t.get("/.well-known/jwks.json", None).await?.body;
-        if let Some((raw, whole)) = verify::costs(&jwks, jwt, 2000) {
+        let set = t.get("/.well-known/jwks.json", None).await?.body;
+        if let Some((raw, whole)) = verify::costs(&set, jwt, 2000) {
             c.raw_signature_us = Some(raw);
             c.client_verify_us = Some(whole);
         }
+        jwks = Some(set);
     }
 
     let (name, value) = header(held.header, &held.value)?;
@@ -551,6 +568,15 @@ pub async fn prepare(
         (None, None)
     };
     c.verify_us = verify_us(t, mode, &held, timed.as_deref()).await;
+    let floor = match (&jwks, &timed) {
+        (Some(jwks), Some(timed)) => verify::FloorCheck::new(
+            jwks,
+            timed
+                .iter()
+                .filter_map(|v| v.to_str().ok()?.strip_prefix("Bearer ")),
+        ),
+        _ => None,
+    };
 
     let reused = Credential::Reused(name.clone(), value);
     let load_credential = match pool {
@@ -562,6 +588,7 @@ pub async fn prepare(
         held,
         reused,
         load_credential,
+        floor,
     })
 }
 

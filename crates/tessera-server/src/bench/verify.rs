@@ -116,6 +116,53 @@ pub fn costs(jwks: &Value, jwt: &str, rounds: u32) -> Option<(f64, f64)> {
     Some((per_round_us(raw, rounds), per_round_us(whole, rounds)))
 }
 
+/// The floor's signature check with fresh tokens: bare checks of distinct tokens (as the server
+/// sees them under `--fresh-tokens`), timed a few at a time between the loads so that the floor
+/// and the loads see the same machine.
+pub struct FloorCheck {
+    key: ParsedPublicKey,
+    /// Signing input and decoded signature of each token.
+    signed: Vec<(Vec<u8>, Vec<u8>)>,
+    next: usize,
+}
+
+impl FloorCheck {
+    /// Over `jwts`, checked with their key from the JWK Set; `None` when there is none (HS256)
+    /// or a signature does not hold.
+    pub fn new<'a>(jwks: &Value, jwts: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        let mut key = None;
+        let mut signed = Vec::new();
+        for jwt in jwts {
+            let key = match &key {
+                Some(k) => k,
+                None => key.insert(key_for(jwks, jwt)?),
+            };
+            let (input, sig) = jwt.rsplit_once('.')?;
+            let sig = B64.decode(sig).ok()?;
+            if !check(key, input.as_bytes(), &sig) {
+                return None;
+            }
+            signed.push((input.as_bytes().to_vec(), sig));
+        }
+        Some(Self {
+            key: key?,
+            signed,
+            next: 0,
+        })
+    }
+
+    /// Times `n` checks, each of the next token in turn.
+    pub fn time(&mut self, n: usize) -> Duration {
+        let started = Instant::now();
+        for _ in 0..n {
+            let (input, sig) = &self.signed[self.next];
+            std::hint::black_box(check(&self.key, input, sig));
+            self.next = (self.next + 1) % self.signed.len();
+        }
+        started.elapsed()
+    }
+}
+
 fn app_verify(key: &ParsedPublicKey, jwt: &str) -> bool {
     let Some((signed, sig)) = jwt.rsplit_once('.') else {
         return false;
@@ -166,6 +213,35 @@ mod tests {
         assert_eq!(claim_i64(&jwt, "exp"), Some(5));
         assert_eq!(algorithm(&jwt).as_deref(), Some("EdDSA"));
         assert!(readable_claims("opaque-token").is_none());
+    }
+
+    /// An EdDSA JWT signed over `payload` by `key`, and the JWK Set that publishes the key.
+    fn signed(key: &signature::Ed25519KeyPair, payload: &str) -> (String, Value) {
+        use aws_lc_rs::signature::KeyPair as _;
+        let header = B64.encode(br#"{"alg":"EdDSA","kid":"k1"}"#);
+        let input = format!("{header}.{}", B64.encode(payload));
+        let sig = B64.encode(key.sign(input.as_bytes()).as_ref());
+        let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
+            "kid": "k1", "x": B64.encode(key.public_key().as_ref())}]});
+        (format!("{input}.{sig}"), jwks)
+    }
+
+    #[test]
+    fn the_floor_check_takes_distinct_tokens_and_refuses_a_bad_signature() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let key = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let (a, jwks) = signed(&key, r#"{"jti":"a"}"#);
+        let (b, _) = signed(&key, r#"{"jti":"b"}"#);
+        let mut floor = FloorCheck::new(&jwks, [a.as_str(), b.as_str()]).expect("both hold");
+        assert_eq!(floor.signed.len(), 2);
+        assert!(floor.time(3) > Duration::ZERO);
+        assert_eq!(floor.next, 1, "three checks went round the two tokens");
+
+        let tampered = a.replacen(r#"eyJqdGkiOiJhIn0"#, &B64.encode(r#"{"jti":"c"}"#), 1);
+        assert_ne!(tampered, a);
+        assert!(FloorCheck::new(&jwks, [tampered.as_str()]).is_none());
+        assert!(FloorCheck::new(&jwks, []).is_none(), "no token, no floor");
     }
 
     #[test]
