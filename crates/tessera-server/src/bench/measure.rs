@@ -372,7 +372,7 @@ pub async fn loads(
             };
             tallies[i].add(healthz, me);
             if let Some(floor) = &mut columns[i].1.floor {
-                tallies[i].floor_time += floor.time(FLOOR_CHECKS_PER_ROUND as usize);
+                tallies[i].floor_time += floor.time(FLOOR_CHECKS_PER_ROUND);
                 tallies[i].floor_checks += FLOOR_CHECKS_PER_ROUND;
             }
         }
