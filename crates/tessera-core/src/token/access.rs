@@ -437,6 +437,10 @@ impl KeyRing {
             return Err(TokenError::TooLarge);
         }
         let segments = jws::split(token)?;
+        // The header as this server writes it for one of its keys: every check below holds.
+        if let Some(key) = self.key_by_header_segment(segments.header, now) {
+            return Ok((key, segments));
+        }
         let header_bytes = jws::decode_segment(segments.header)?;
         let header = JoseHeader::parse(&header_bytes)?;
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;

@@ -231,20 +231,25 @@ struct ProtectedHeader<'a> {
     kid: &'a str,
 }
 
+/// The protected header tokens signed with `record` carry, encoded as their first segment.
+fn header_segment(record: &SigningKeyRecord) -> Result<String, KeyError> {
+    let header = ProtectedHeader {
+        alg: record.algorithm.as_str(),
+        typ: "at+jwt",
+        kid: &record.kid,
+    };
+    let header = serde_json::to_vec(&header).map_err(|_| KeyError::InvalidKey {
+        kid: record.kid.clone(),
+        algorithm: record.algorithm.as_str(),
+    })?;
+    Ok(encode_segment(&header))
+}
+
 impl SigningKey {
     fn new(record: &SigningKeyRecord, signer: Signer) -> Result<Self, KeyError> {
-        let header = ProtectedHeader {
-            alg: record.algorithm.as_str(),
-            typ: "at+jwt",
-            kid: &record.kid,
-        };
-        let header = serde_json::to_vec(&header).map_err(|_| KeyError::InvalidKey {
-            kid: record.kid.clone(),
-            algorithm: record.algorithm.as_str(),
-        })?;
         Ok(Self {
             kid: record.kid.clone(),
-            header_segment: encode_segment(&header),
+            header_segment: header_segment(record)?,
             signer,
         })
     }
@@ -277,6 +282,9 @@ pub(super) struct VerificationKey {
     pub signature_len: usize,
     /// When the key stops verifying.
     pub retires_at: Option<Timestamp>,
+    /// The header segment this server writes for the key: a token that starts with exactly
+    /// it passes every header check, without decoding or parsing it again.
+    pub header_segment: String,
 }
 
 impl VerificationKey {
@@ -356,6 +364,7 @@ impl KeyRing {
                 verifier: loaded.verifier,
                 signature_len: loaded.signature_len,
                 retires_at: record.retires_at,
+                header_segment: header_segment(record)?,
             };
             if keys.insert(record.kid.clone(), key).is_some() {
                 return Err(KeyError::DuplicateKid {
@@ -409,6 +418,19 @@ impl KeyRing {
     /// The verification key named `kid`, if it is still in use at `now`.
     pub(super) fn verification_key(&self, kid: &str, now: Timestamp) -> Option<&VerificationKey> {
         self.keys.get(kid).filter(|key| key.is_active(now))
+    }
+
+    /// The key still verifying at `now` whose own header segment is exactly `segment`: the
+    /// tokens this server issued, whose header needs no parsing (a ring holds a few keys).
+    pub(super) fn key_by_header_segment(
+        &self,
+        segment: &str,
+        now: Timestamp,
+    ) -> Option<&VerificationKey> {
+        self.keys
+            .values()
+            .find(|key| key.header_segment == segment)
+            .filter(|key| key.is_active(now))
     }
 }
 
