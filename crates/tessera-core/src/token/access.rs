@@ -6,8 +6,9 @@
 //! Tokens are verified here with aws-lc-rs directly rather than through a JWT library:
 //! `jsonwebtoken::decode` parses the header again, decodes the claims twice and, for RSA and
 //! EC, parses the public key on every call, which made a cold verification (every token new)
-//! cost up to ten times the signature check itself; it has to stay within 1.3 times of it. Each
-//! key is parsed once, when the [`KeyRing`] is built, for its one algorithm.
+//! cost up to ten times the signature check itself; a whole request has to stay within 1.2
+//! times of `/healthz` plus the check (`tessera bench --fresh-tokens`, docs/BENCHMARKS.md).
+//! Each key is parsed once, when the [`KeyRing`] is built, for its one algorithm.
 //!
 //! The security rules, all in [`KeyRing::verify`] and in this order:
 //!
@@ -15,7 +16,8 @@
 //! 2. The protected header is a JSON object with a string `alg`, no repeated member and no
 //!    `crit`. Its `kid` must name a key of the ring that has not retired at `now`: keys come
 //!    only from the ring, and header members that carry or point to keys (`jwk`, `jku`, `x5u`,
-//!    `x5c`) are ignored.
+//!    `x5c`) are ignored. A header byte for byte the one the ring writes for an active key
+//!    passes these checks and the next one by construction, and is not decoded again.
 //! 3. `alg` must be exactly the one algorithm of that key (the allow-list is per key, checked
 //!    before any crypto): `none`, another family (HS256 keyed with a public key) or another
 //!    hash is refused. `typ` must be `at+jwt` or `application/at+jwt`.
