@@ -128,7 +128,7 @@ fn parse_claims(payload: &[u8]) -> Result<AccessClaims, TokenError> {
     serde_json::from_str(text).map_err(|_| TokenError::InvalidClaims)
 }
 
-/// Every claim present once and of its type, dates within 0..=[`MAX_NUMERIC_DATE`], `sub` a
+/// Every claim present once and of its type, dates within 0..=9999-12-31, `sub` a
 /// user id; unknown claims are skipped, but none may appear twice either. One pass over the
 /// JSON: this runs on every token a server has not seen yet.
 impl<'de> Deserialize<'de> for AccessClaims {
