@@ -50,7 +50,7 @@ impl Tessera {
             data_dir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
-        let config = tessera_server::Config::load(None, env.into_iter(), &overrides).unwrap();
+        let config = tessera_server::Config::load(None, env, &overrides).unwrap();
         let clock = tessera_core::ManualClock::new(tessera_core::Timestamp::from_secs(START_SECS));
         tessera_server::RunningServer::start(&config, Arc::new(clock))
             .await

@@ -115,6 +115,9 @@ async fn pages_are_html_with_a_strict_csp_and_not_in_the_api_document() {
     assert_eq!(r.headers()["location"], "/login");
 }
 
+/// A bad form post: path, headers, body, and the status it gets.
+type BadPost<'a> = (&'a str, Vec<(&'a str, String)>, String, u16);
+
 #[tokio::test]
 async fn pages_refuse_bad_form_posts_with_a_4xx_and_change_nothing() {
     let server = TestServer::start(&[]).await;
@@ -122,7 +125,7 @@ async fn pages_refuse_bad_form_posts_with_a_4xx_and_change_nothing() {
     let (cookie, csrf) = form_login(&server).await;
     let url = |p: &str| format!("{}{p}", server.url);
     let good = format!("csrf_token={csrf}");
-    let cases: Vec<(&str, Vec<(&str, String)>, String, u16)> = vec![
+    let cases: Vec<BadPost> = vec![
         // No token, a wrong one, a token twice.
         (
             "/account/logout-everywhere",

@@ -23,7 +23,7 @@ async fn bank_api_with_jwts_refreshes_before_expiry_404s_other_accounts_and_dies
     .await;
     let (tessera, bank) = (&site.tessera, &site.bank);
 
-    let mut alice = BankClient::login(&tessera, &bank, "alice", PASSWORD)
+    let mut alice = BankClient::login(tessera, bank, "alice", PASSWORD)
         .await
         .unwrap();
     // 5 s of requests with 2 s tokens: every one answered, new JWTs fetched before expiry.
