@@ -325,8 +325,8 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 /// `GET /healthz` load and a short `GET /v1/me` load of `plan.duration / rounds` for every
 /// column in turn. A neighbour's build or a frequency change thus lands on every column and
 /// on both sides of each ratio, instead of on one column's block; the rates reported are the
-/// medians of the rounds. Which column goes first rotates, and so does whether `/healthz` or
-/// `/v1/me` goes first. With fresh tokens every round gets its own part of the pool, and a
+/// medians of the rounds. Which column goes first rotates from round to round, and whether
+/// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own part of the pool, and a
 /// column with a public key times its floor's signature check after its loads.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
@@ -363,7 +363,7 @@ pub async fn loads(
             };
             let healthz = spec(t, "/healthz", Credential::None, &slice);
             let me = spec(t, "/v1/me", credential.clone(), &slice);
-            let (healthz, me) = if (round + k) % 2 == 1 {
+            let (healthz, me) = if round % 2 == 1 {
                 let me = run_measured(t, runtime, me).await;
                 (run_measured(t, runtime, healthz).await, me)
             } else {
@@ -492,6 +492,8 @@ async fn verify_us(
 /// A column between its phases: [`prepare`] measures what needs no load, [`loads`] runs the
 /// throughput loads of every column together, [`finish`] measures the rest.
 pub struct Prepared {
+    /// The mode of the column.
+    pub mode: Mode,
     /// The column so far.
     pub column: Column,
     held: Held,
@@ -584,6 +586,7 @@ pub async fn prepare(
         None => reused.clone(),
     };
     Ok(Prepared {
+        mode,
         column: c,
         held,
         reused,
@@ -607,12 +610,12 @@ pub async fn finish(
 ) -> anyhow::Result<Column> {
     let t = &targets[0];
     let Prepared {
+        mode,
         column: mut c,
         held,
         reused,
         ..
     } = prepared;
-    let mode = c.mode.unwrap_or(Mode::SessionCookie);
     if targets.len() > 1 {
         step(format!("{}: all instances", mode.title()));
         let runs: Vec<_> = targets

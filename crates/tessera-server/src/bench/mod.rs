@@ -269,7 +269,7 @@ async fn measure_all(
     for (group, p) in prepared {
         let (_, targets, user) = &run.groups[group];
         let user = user.as_ref().ok_or_else(|| anyhow!("no bench user"))?;
-        let mode = p.column.mode.unwrap_or(Mode::SessionCookie);
+        let mode = p.mode;
         let c = measure::finish(targets, user, p, plan, runtime, &step)
             .await
             .with_context(|| format!("measuring {}", mode.title()))?;
