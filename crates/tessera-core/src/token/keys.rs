@@ -246,14 +246,6 @@ fn header_segment(record: &SigningKeyRecord) -> Result<String, KeyError> {
 }
 
 impl SigningKey {
-    fn new(record: &SigningKeyRecord, signer: Signer) -> Result<Self, KeyError> {
-        Ok(Self {
-            kid: record.kid.clone(),
-            header_segment: header_segment(record)?,
-            signer,
-        })
-    }
-
     /// A compact JWS of `claims` under this key's header.
     pub(super) fn sign_claims(&self, claims: &impl Serialize) -> Result<String, TokenError> {
         let payload = serde_json::to_vec(claims).map_err(|_| TokenError::SigningFailed)?;
@@ -358,21 +350,26 @@ impl KeyRing {
                 jwk.insert("use".to_owned(), json!("sig"));
                 jwks.push(Value::Object(jwk));
             }
+            let header_segment = header_segment(record)?;
+            if signing_choice(records, now).is_some_and(|chosen| chosen.kid == record.kid) {
+                signing = Some(SigningKey {
+                    kid: record.kid.clone(),
+                    header_segment: header_segment.clone(),
+                    signer: loaded.signer,
+                });
+            }
             let key = VerificationKey {
                 kid: Arc::from(record.kid.as_str()),
                 algorithm: record.algorithm,
                 verifier: loaded.verifier,
                 signature_len: loaded.signature_len,
                 retires_at: record.retires_at,
-                header_segment: header_segment(record)?,
+                header_segment,
             };
             if keys.insert(record.kid.clone(), key).is_some() {
                 return Err(KeyError::DuplicateKid {
                     kid: record.kid.clone(),
                 });
-            }
-            if signing_choice(records, now).is_some_and(|chosen| chosen.kid == record.kid) {
-                signing = Some(SigningKey::new(record, loaded.signer)?);
             }
         }
         let signing = signing.ok_or(KeyError::NoSigningKey)?;
