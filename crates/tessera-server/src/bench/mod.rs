@@ -323,6 +323,7 @@ async fn measure_all(
                 ),
                 None => "closed loop".into(),
             },
+            rate_per_s: plan.rate,
             concurrency: plan.concurrency,
             duration_s: plan.duration.as_secs_f64(),
             rounds: plan.rounds.max(1),

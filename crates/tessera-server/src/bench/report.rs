@@ -161,6 +161,8 @@ pub struct RunInfo {
     pub target: String,
     /// `closed loop` or `open loop at N req/s (coordinated omission corrected)`.
     pub load: String,
+    /// The open-loop rate of `--rate`, total requests/s; `None` for closed loop.
+    pub rate_per_s: Option<f64>,
     /// Connections.
     pub concurrency: usize,
     /// Seconds per column of each of `GET /healthz` and `GET /v1/me`.

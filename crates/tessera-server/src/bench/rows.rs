@@ -182,10 +182,9 @@ pub fn rows(report: &Report) -> Vec<Row> {
     };
     let rate = report.run.usage_rate_per_s;
     let load = &report.run.load;
-    let beside = if report.run.load.starts_with("closed") {
-        "a quarter of its req/s"
-    } else {
-        "the run's rate"
+    let beside = match report.run.rate_per_s {
+        None => "a quarter of its req/s",
+        Some(_) => "the run's rate",
     };
     let scaled = if (1..100_000).contains(&report.run.state_sessions) {
         format!(" (scaled from {}k)", report.run.state_sessions / 1000)
