@@ -32,6 +32,16 @@ fn bench(args: &[&str]) -> (Output, Option<Value>) {
     (out, doc)
 }
 
+/// The admin key of the servers the by-URL runs measure.
+const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
+
+/// A quick by-URL run of one-second loads against `urls`, with the admin key.
+fn bench_by_url(urls: &[String]) -> (Output, Option<Value>) {
+    let mut args: Vec<&str> = urls.iter().flat_map(|u| ["--url", u.as_str()]).collect();
+    args.extend(["--quick", "--duration", "1s", "--admin-key", ADMIN_KEY]);
+    bench(&args)
+}
+
 fn num(c: &Value, field: &str) -> f64 {
     c[field]
         .as_f64()
@@ -138,17 +148,8 @@ fn server(env: &[(&str, &str)]) -> (tokio::runtime::Runtime, RunningServer, temp
 
 #[test]
 fn against_a_server_by_url() {
-    let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", "bench-admin-key-0123456789abcdef")]);
-    let url = format!("http://{}", server.addr);
-    let (out, doc) = bench(&[
-        "--url",
-        &url,
-        "--quick",
-        "--duration",
-        "1s",
-        "--admin-key",
-        "bench-admin-key-0123456789abcdef",
-    ]);
+    let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]);
+    let (out, doc) = bench_by_url(&[format!("http://{}", server.addr)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = doc.unwrap();
     let cols = doc["columns"].as_array().unwrap();
@@ -266,21 +267,11 @@ fn two_urls_of_one_deployment_measure_revocation_and_throughput_across_instances
     let shared = [
         ("TESSERA_REDIS_URL", redis_url.as_str()),
         ("TESSERA_DATABASE_URL", database_url.as_str()),
-        ("TESSERA_ADMIN_KEY", "bench-admin-key-0123456789abcdef"),
+        ("TESSERA_ADMIN_KEY", ADMIN_KEY),
     ];
     let (rt_a, a, _dir_a) = server(&shared);
     let (rt_b, b, _dir_b) = server(&shared);
-    let (out, doc) = bench(&[
-        "--url",
-        &format!("http://{}", a.addr),
-        "--url",
-        &format!("http://{}", b.addr),
-        "--quick",
-        "--duration",
-        "1s",
-        "--admin-key",
-        "bench-admin-key-0123456789abcdef",
-    ]);
+    let (out, doc) = bench_by_url(&[format!("http://{}", a.addr), format!("http://{}", b.addr)]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = doc.unwrap();
     let measured: Vec<&Value> = doc["columns"]

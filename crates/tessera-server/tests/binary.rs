@@ -900,40 +900,34 @@ async fn metrics_count_each_login_verification_and_request() {
 
     let text = http.get("/metrics", None).await.text;
     let count = |series: &str| metric(&text, series);
-    assert_eq!(
-        count(r#"tessera_logins_total{mode="session",outcome="success"}"#),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        count(r#"tessera_logins_total{mode="session",outcome="invalid_credentials"}"#),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        count(r#"tessera_verifications_total{mode="session",outcome="valid"}"#),
-        3.0,
-        "{text}"
-    );
-    assert_eq!(
-        count(r#"tessera_verifications_total{mode="session",outcome="invalid"}"#),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        count(
-            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="200"}"#
+    for (series, expected) in [
+        (
+            r#"tessera_logins_total{mode="session",outcome="success"}"#,
+            1.0,
         ),
-        3.0,
-        "{text}"
-    );
-    assert_eq!(
-        count(
-            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="401"}"#
+        (
+            r#"tessera_logins_total{mode="session",outcome="invalid_credentials"}"#,
+            1.0,
         ),
-        1.0,
-        "{text}"
-    );
+        (
+            r#"tessera_verifications_total{mode="session",outcome="valid"}"#,
+            3.0,
+        ),
+        (
+            r#"tessera_verifications_total{mode="session",outcome="invalid"}"#,
+            1.0,
+        ),
+        (
+            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="200"}"#,
+            3.0,
+        ),
+        (
+            r#"tessera_http_request_duration_seconds_count{method="GET",route="/v1/me",status="401"}"#,
+            1.0,
+        ),
+    ] {
+        assert_eq!(count(series), expected, "{series} in {text}");
+    }
     assert!(
         count(r#"tessera_store_duration_seconds_count{backend="sqlite",kind="write"}"#) >= 2.0,
         "a signup and a session at least: {text}"
