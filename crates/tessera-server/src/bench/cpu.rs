@@ -1,16 +1,13 @@
-//! CPU time from `/proc`: of this process's threads, split into the load generator's threads
-//! (named [`LOAD_THREAD`]) and the rest (the in-process server), so the table can show what
-//! each side costs per request.
+//! CPU time, split into the load generator's and the rest of the process's (the in-process
+//! server), so the table can show what each side costs per request; and the share of the
+//! machine's CPU time the hypervisor took meanwhile (steal), which moves a run's rates.
 
 use std::time::Duration;
-
-/// Name prefix of the load generator's threads.
-pub const LOAD_THREAD: &str = "bench-load";
 
 /// CPU time used so far (user + system).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CpuSplit {
-    /// By the load generator's threads.
+    /// By the load generator's thread.
     pub load: Duration,
     /// By every other thread of the process: the server, when it runs in process. By URL the
     /// bench puts the remote server's CPU here, read from its `/metrics`.
@@ -27,45 +24,75 @@ impl CpuSplit {
     }
 }
 
-/// Clock ticks per second of `/proc/*/stat` (`USER_HZ`, 100 on Linux).
-const TICKS_PER_SECOND: u64 = 100;
-
-/// The CPU time of every thread of this process so far; zero where `/proc` is missing. A
-/// thread that ended in between is counted in neither side (the threads that matter live for
-/// the whole bench).
-pub fn sample() -> CpuSplit {
-    let mut split = CpuSplit::default();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return split;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let Some((name, ticks)) = parse_stat(&stat) else {
-            continue;
-        };
-        let used = Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND);
-        if name.starts_with(LOAD_THREAD) {
-            split.load += used;
-        } else {
-            split.other += used;
-        }
-    }
-    split
+fn clock(id: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(id);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
-/// `(comm, utime + stime)` of a `/proc/.../stat` line.
-fn parse_stat(stat: &str) -> Option<(&str, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = &stat[open + 1..close];
-    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-    // After the name: state(0) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-    // utime(11) stime(12).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((name, utime + stime))
+/// CPU time of the calling thread so far, to the nanosecond (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu() -> Duration {
+    clock(rustix::time::ClockId::ThreadCPUTime)
+}
+
+/// The split so far. `load_runtime` has one worker thread (see [`super::load::runtime`]): a
+/// task spawned there reads that thread's clock, and the rest of the process's CPU
+/// (`CLOCK_PROCESS_CPUTIME_ID`) is the other side. Both clocks count nanoseconds, where
+/// `/proc`'s per-thread figures come in 10 ms ticks, a tenth of what a 50 ms load uses.
+pub async fn sample(load_runtime: &tokio::runtime::Handle) -> CpuSplit {
+    let load = load_runtime
+        .spawn(async { thread_cpu() })
+        .await
+        .unwrap_or_default();
+    let process = clock(rustix::time::ClockId::ProcessCPUTime);
+    CpuSplit {
+        load,
+        other: process.saturating_sub(load),
+    }
+}
+
+/// This machine's CPU time so far, from the first line of `/proc/stat`, in ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MachineTicks {
+    /// Taken by the hypervisor while this VM wanted to run (`steal`).
+    pub stolen: u64,
+    /// All of it: busy, idle and stolen, over every core.
+    pub total: u64,
+}
+
+impl MachineTicks {
+    /// Now; `None` without `/proc/stat`.
+    pub fn now() -> Option<Self> {
+        parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// The percentage of the machine's time the hypervisor took since `earlier`.
+    pub fn stolen_percent_since(&self, earlier: &Self) -> f64 {
+        let total = self.total.saturating_sub(earlier.total);
+        if total == 0 {
+            return 0.0;
+        }
+        self.stolen.saturating_sub(earlier.stolen) as f64 * 100.0 / total as f64
+    }
+}
+
+/// The `cpu` line of `/proc/stat`: user nice system idle iowait irq softirq steal (guest time
+/// is already inside user and nice).
+fn parse_proc_stat(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Some(MachineTicks {
+        stolen: *fields.get(7)?,
+        total: fields.iter().sum(),
+    })
 }
 
 /// Resident memory of this process in bytes (`VmRSS`), 0 when unknown.
@@ -86,20 +113,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_a_stat_line_with_spaces_in_the_name() {
-        let line = "1234 (bench-load (1)) S 1 2 3 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
-        assert_eq!(parse_stat(line), Some(("bench-load (1)", 300)));
+    fn steal_is_the_eighth_field_of_the_cpu_line() {
+        let stat = "cpu  100 10 50 800 5 0 5 30 7 0\ncpu0 50 5 25 400 2 0 2 15 3 0\n";
+        let ticks = parse_proc_stat(stat).unwrap();
+        assert_eq!(
+            ticks,
+            MachineTicks {
+                stolen: 30,
+                total: 1000
+            }
+        );
+        let later = MachineTicks {
+            stolen: 40,
+            total: 1100,
+        };
+        assert!((later.stolen_percent_since(&ticks) - 10.0).abs() < 1e-9);
+        assert_eq!(ticks.stolen_percent_since(&ticks), 0.0);
+        assert_eq!(parse_proc_stat("intr 1 2 3\n"), None);
     }
 
-    #[test]
-    fn this_process_has_used_some_cpu() {
-        let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
-        }
-        assert!(x != 1);
-        let s = sample();
-        assert!(s.other + s.load > Duration::ZERO);
+    fn spin(cpu: Duration) {
+        let started = thread_cpu();
+        while thread_cpu() - started < cpu {}
+    }
+
+    #[tokio::test]
+    async fn cpu_is_counted_on_the_side_of_the_thread_that_used_it() {
+        let runtime = super::super::load::runtime().unwrap();
+        let busy = Duration::from_millis(30);
+        let before = sample(runtime.handle()).await;
+        runtime.spawn(async move { spin(busy) }).await.unwrap();
+        let generator_busy = sample(runtime.handle()).await.since(&before);
+        assert!(generator_busy.load >= busy, "{generator_busy:?}");
+
+        let before = sample(runtime.handle()).await;
+        spin(busy);
+        let other_busy = sample(runtime.handle()).await.since(&before);
+        assert!(other_busy.other >= busy, "{other_busy:?}");
+        assert!(other_busy.load < busy, "{other_busy:?}");
         assert!(resident_bytes() > 0);
+        assert!(MachineTicks::now().is_some_and(|t| t.total > 0));
+        runtime.shutdown_background();
     }
 }

@@ -8,6 +8,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use serde_json::json;
 use tessera_core::OpaqueToken;
 
+use super::cpu::MachineTicks;
 use super::hist::Latencies;
 use super::load::{self, Credential, LoadResult, LoadSpec};
 use super::report::{Column, Delays, Mode};
@@ -326,14 +327,17 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 /// column in turn. A neighbour's build or a frequency change thus lands on every column and
 /// on both sides of each ratio, instead of on one column's block; the rates reported are the
 /// medians of the rounds. Which column goes first rotates from round to round, and whether
-/// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own part of the pool, and a
-/// column with a public key times its floor's signature check after its loads.
+/// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own
+/// part of the pool, and a column with a public key times its floor's signature check after
+/// its loads. Returns the percentage of this machine's CPU time the hypervisor took
+/// meanwhile, when `/proc/stat` tells.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
     runtime: &tokio::runtime::Handle,
     step: &dyn Fn(String),
-) {
+) -> Option<f64> {
+    let machine_before = MachineTicks::now();
     let rounds = plan.rounds.max(1) as usize;
     let mut slice = plan.clone();
     slice.duration = plan.duration / plan.rounds.max(1);
@@ -385,6 +389,7 @@ pub async fn loads(
             p.column.verify_us = Some((me - healthz).max(0.0));
         }
     }
+    Some(MachineTicks::now()?.stolen_percent_since(&machine_before?))
 }
 
 fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {

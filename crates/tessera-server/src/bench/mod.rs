@@ -147,7 +147,7 @@ struct Run {
 /// exits with [`EXIT_INTERRUPTED`].
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let plan = args.plan();
-    let runtime = load::runtime(1).context("cannot start the load generator")?;
+    let runtime = load::runtime().context("cannot start the load generator")?;
     let mut run = Run {
         groups: Vec::new(),
         notes: Vec::new(),
@@ -264,7 +264,7 @@ async fn measure_all(
         .iter_mut()
         .map(|(group, p)| (&run.groups[*group].1[0], p))
         .collect();
-    measure::loads(&mut loading, plan, runtime, &step).await;
+    let stolen_percent = measure::loads(&mut loading, plan, runtime, &step).await;
     let mut access_ttl = 0.0;
     for (group, p) in prepared {
         let (_, targets, user) = &run.groups[group];
@@ -327,6 +327,7 @@ async fn measure_all(
             concurrency: plan.concurrency,
             duration_s: plan.duration.as_secs_f64(),
             rounds: plan.rounds.max(1),
+            stolen_percent,
             fresh_tokens: plan.fresh_tokens,
             usage_rate_per_s: plan.usage_rate,
             access_ttl_s: access_ttl,

@@ -169,6 +169,9 @@ pub struct RunInfo {
     pub duration_s: f64,
     /// The rounds those seconds are split into; every column takes its turn in each.
     pub rounds: u32,
+    /// The percentage of this machine's CPU time its hypervisor took during the rounds
+    /// (`steal` in `/proc/stat`); `None` where the system does not tell.
+    pub stolen_percent: Option<f64>,
     /// Whether every JWT request carried a token never seen before.
     pub fresh_tokens: bool,
     /// The request rate the bytes-per-hour row assumes.

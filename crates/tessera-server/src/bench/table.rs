@@ -7,6 +7,26 @@ fn escape(cell: &str) -> String {
     cell.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Above this share of the machine's time taken by its hypervisor, a run's rates say as much
+/// about the neighbours as about Tessera.
+const STEAL_WARNING_PERCENT: f64 = 5.0;
+
+/// What the hypervisor took during the rounds, with a warning when it took much.
+fn steal_note(stolen_percent: Option<f64>) -> Option<String> {
+    let stolen = stolen_percent?;
+    let mut note = format!(
+        "The hypervisor took {stolen:.1} % of this machine's CPU time during the rounds (steal)."
+    );
+    if stolen > STEAL_WARNING_PERCENT {
+        note.push_str(
+            " **Warning**: other tenants were busy, so the requests/s move from run to run; \
+             compare ratios within this run, or run again on a quiet machine.",
+        );
+    }
+    note.push_str("\n\n");
+    Some(note)
+}
+
 /// The whole Markdown: how the run was made, the table, then a verdict per row.
 pub fn markdown(report: &Report, rows: &[Row]) -> String {
     let run = &report.run;
@@ -27,6 +47,9 @@ pub fn markdown(report: &Report, rows: &[Row]) -> String {
         },
         run.load,
     ));
+    if let Some(note) = steal_note(run.stolen_percent) {
+        out.push_str(&note);
+    }
     out.push_str("| criterion | measure |");
     for c in &report.columns {
         out.push_str(&format!(" {} |", c.mode.map_or("?", |m| m.title())));
@@ -95,5 +118,20 @@ mod tests {
         assert!(md.contains("| Bandwidth | credential header per request (B) | 60 | 160 |"));
         assert!(md.contains("Not measured (—): JWT RS256: the server signs EdDSA."));
         assert_eq!(escape("a|b"), "a\\|b");
+    }
+
+    #[test]
+    fn much_steal_gets_a_warning_and_little_only_its_figure() {
+        let mut report = sample_report();
+        report.run.stolen_percent = Some(12.34);
+        let md = markdown(&report, &rows(&report));
+        assert!(md.contains("took 12.3 % of this machine's CPU time"), "{md}");
+        assert!(md.contains("**Warning**"), "{md}");
+        report.run.stolen_percent = Some(0.4);
+        let md = markdown(&report, &rows(&report));
+        assert!(md.contains("took 0.4 %"), "{md}");
+        assert!(!md.contains("**Warning**"), "{md}");
+        report.run.stolen_percent = None;
+        assert!(!markdown(&report, &rows(&report)).contains("steal"));
     }
 }

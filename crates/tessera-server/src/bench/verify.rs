@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::cpu::thread_cpu;
+
 use aws_lc_rs::signature::{self, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -183,23 +185,15 @@ fn app_verify(key: &ParsedPublicKey, jwt: &str) -> bool {
     claims["exp"].as_i64().is_some_and(|exp| exp > 0)
 }
 
+/// The calling thread's CPU time for `rounds` calls of `f`: a check's cost without the time
+/// another thread held the core meanwhile (the server's, finishing the load before),
+/// comparable to the server's CPU per request it is set against.
 fn time(rounds: u32, mut f: impl FnMut() -> bool) -> Duration {
     let started = thread_cpu();
     for _ in 0..rounds {
         std::hint::black_box(f());
     }
     thread_cpu().saturating_sub(started)
-}
-
-/// CPU time of the calling thread so far: a check's cost without the time another thread
-/// held the core meanwhile (the server's, finishing the load before), comparable to the
-/// server's CPU per request it is set against.
-fn thread_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
 }
 
 /// µs per round.
