@@ -178,6 +178,44 @@ fn against_a_server_by_url() {
     rt.block_on(server.shutdown()).unwrap();
 }
 
+/// A new JWT on every request, by URL: the tokens come from the deployment's exchange call,
+/// every request is answered, and the floor row divides a cost that holds at least the check.
+#[test]
+fn fresh_tokens_by_url_fill_the_floor_row() {
+    let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]);
+    let url = format!("http://{}", server.addr);
+    let (out, doc) = bench(&[
+        "--url",
+        &url,
+        "--quick",
+        "--duration",
+        "200ms",
+        "--fresh-tokens",
+        "--admin-key",
+        ADMIN_KEY,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = doc.unwrap();
+    assert_eq!(doc["run"]["fresh_tokens"], true);
+    let floor = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "cpu.fresh_floor_ratio")
+        .expect("the floor row");
+    let cols = doc["columns"].as_array().unwrap();
+    // EdDSA and the hybrid, the columns of an EdDSA server with a public key.
+    for i in [3, 6] {
+        let c = &cols[i];
+        assert_eq!(c["errors"], 0, "{c}");
+        assert!(num(c, "rps") > 0.0, "{c}");
+        assert!(num(c, "server_cpu_us") > num(c, "raw_signature_us"), "{c}");
+        assert!(floor["values"][i].as_f64().is_some_and(|x| x > 0.0), "{floor}");
+    }
+    assert!(rt.block_on(server.auth.users()).unwrap().is_empty());
+    rt.block_on(server.shutdown()).unwrap();
+}
+
 #[test]
 fn unreachable_url() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
+use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use hyper::header::{HeaderName, HeaderValue};
 use serde_json::json;
 use tessera_core::OpaqueToken;
@@ -441,8 +443,7 @@ async fn fresh_pool(t: &Target, user: &BenchUser, n: usize) -> anyhow::Result<Ve
         "Bearer {}",
         r.field("token").ok_or_else(|| anyhow!("login failed"))?
     );
-    let mut pool = Vec::with_capacity(n);
-    for _ in 0..n {
+    let exchange = |_| async {
         let r = t
             .post(
                 "/v1/tokens/exchange",
@@ -453,10 +454,18 @@ async fn fresh_pool(t: &Target, user: &BenchUser, n: usize) -> anyhow::Result<Ve
         let Some(jwt) = r.field("access_token") else {
             bail!("exchange failed: {} {}", r.status, r.code())
         };
-        pool.push(HeaderValue::from_str(&format!("Bearer {jwt}"))?);
-    }
-    Ok(pool)
+        Ok(HeaderValue::from_str(&format!("Bearer {jwt}"))?)
+    };
+    stream::iter(0..n)
+        .map(exchange)
+        .buffer_unordered(MINTING_CONNECTIONS)
+        .try_collect()
+        .await
 }
+
+/// Exchange calls in flight at once while minting fresh tokens by URL: enough to keep the
+/// server's cores busy signing.
+const MINTING_CONNECTIONS: usize = 8;
 
 /// Times the server's verification call in process: the reused credential (a cache hit, as
 /// under load), or, with fresh tokens, tokens never seen before.
@@ -671,7 +680,6 @@ async fn login_burst(
     credential: Credential,
 ) -> (f64, LoadResult) {
     let mut burst_plan = plan.clone();
-    burst_plan.duration = plan.duration;
     burst_plan.rate = Some(rate).filter(|r| *r > 0.0);
     let started = Instant::now();
     let stop = started + burst_plan.duration;
@@ -702,7 +710,7 @@ async fn login_burst(
             n
         });
         let mut total = 0;
-        for n in join_all(loops.collect()).await {
+        for n in join_all(loops).await {
             total += n;
         }
         total
@@ -716,32 +724,6 @@ async fn login_burst(
         load
     );
     (n as f64 / elapsed.as_secs_f64(), result)
-}
-
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    // A few futures at once, without another dependency.
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out = Vec::with_capacity(futures.len());
-    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.extend(done.into_iter().flatten());
-    out
 }
 
 /// A new credential of `mode` to revoke: `(header value, token to revoke)`.
