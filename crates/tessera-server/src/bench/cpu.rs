@@ -7,7 +7,7 @@ use std::time::Duration;
 /// CPU time used so far (user + system).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CpuSplit {
-    /// By the load generator's thread.
+    /// By the load generator's threads.
     pub load: Duration,
     /// By every other thread of the process: the server, when it runs in process. By URL the
     /// bench puts the remote server's CPU here, read from its `/metrics`.
@@ -37,20 +37,11 @@ pub fn thread_cpu() -> Duration {
     clock(rustix::time::ClockId::ThreadCPUTime)
 }
 
-/// The split so far. `load_runtime` has one worker thread (see [`super::load::runtime`]): a
-/// task spawned there reads that thread's clock, and the rest of the process's CPU
-/// (`CLOCK_PROCESS_CPUTIME_ID`) is the other side. Both clocks count nanoseconds, where
-/// `/proc`'s per-thread figures come in 10 ms ticks, a tenth of what a 50 ms load uses.
-pub async fn sample(load_runtime: &tokio::runtime::Handle) -> CpuSplit {
-    let load = load_runtime
-        .spawn(async { thread_cpu() })
-        .await
-        .unwrap_or_default();
-    let process = clock(rustix::time::ClockId::ProcessCPUTime);
-    CpuSplit {
-        load,
-        other: process.saturating_sub(load),
-    }
+/// CPU time of the whole process so far, to the nanosecond (`CLOCK_PROCESS_CPUTIME_ID`).
+/// Both clocks count nanoseconds, where `/proc`'s per-thread figures come in 10 ms ticks, a
+/// tenth of what a 50 ms load uses.
+pub fn process_cpu() -> Duration {
+    clock(rustix::time::ClockId::ProcessCPUTime)
 }
 
 /// This machine's CPU time so far, from the first line of `/proc/stat`, in ticks.
@@ -132,27 +123,18 @@ mod tests {
         assert_eq!(parse_proc_stat("intr 1 2 3\n"), None);
     }
 
-    fn spin(cpu: Duration) {
-        let started = thread_cpu();
-        while thread_cpu() - started < cpu {}
-    }
-
-    #[tokio::test]
-    async fn cpu_is_counted_on_the_side_of_the_thread_that_used_it() {
-        let runtime = super::super::load::runtime().unwrap();
-        let busy = Duration::from_millis(30);
-        let before = sample(runtime.handle()).await;
-        runtime.spawn(async move { spin(busy) }).await.unwrap();
-        let generator_busy = sample(runtime.handle()).await.since(&before);
-        assert!(generator_busy.load >= busy, "{generator_busy:?}");
-
-        let before = sample(runtime.handle()).await;
-        spin(busy);
-        let other_busy = sample(runtime.handle()).await.since(&before);
-        assert!(other_busy.other >= busy, "{other_busy:?}");
-        assert!(other_busy.load < busy, "{other_busy:?}");
+    #[test]
+    fn the_clocks_count_this_process_s_work() {
+        let started = (thread_cpu(), process_cpu());
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(x != 1);
+        let used = thread_cpu() - started.0;
+        assert!(used > Duration::ZERO);
+        assert!(process_cpu() - started.1 >= used);
         assert!(resident_bytes() > 0);
         assert!(MachineTicks::now().is_some_and(|t| t.total > 0));
-        runtime.shutdown_background();
     }
 }

@@ -110,18 +110,59 @@ fn per_request_us(cpu: Duration, requests: u64) -> f64 {
     cpu.as_secs_f64() * 1e6 / requests as f64
 }
 
-/// The bench's load runtime: one worker thread, whose CPU [`cpu::sample`] reads on that
-/// thread to tell it apart from the server's. One is enough: a request costs the generator
-/// less than half of what it costs the server.
-///
-/// # Errors
-/// When the runtime cannot start.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("bench-load")
-        .enable_all()
-        .build()
+/// The load generator's threads: one single-worker runtime per core, so a load can keep the
+/// server's cores busy (a single thread, at two thirds of a core beside two server threads,
+/// was the bottleneck), and each thread's CPU time can be read on that thread.
+pub struct Generator {
+    workers: Vec<tokio::runtime::Runtime>,
+}
+
+impl Generator {
+    /// One worker thread per core of this machine.
+    ///
+    /// # Errors
+    /// When a runtime cannot start.
+    pub fn start() -> std::io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = (0..cores)
+            .map(|i| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name(format!("bench-load-{i}"))
+                    .enable_all()
+                    .build()
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(Self { workers })
+    }
+
+    /// The runtime connection `i` of a load lives on.
+    fn worker(&self, i: usize) -> &tokio::runtime::Handle {
+        self.workers[i % self.workers.len()].handle()
+    }
+
+    /// The CPU used so far by the generator's threads (each read on its thread) and by the
+    /// rest of the process: the in-process server.
+    pub async fn cpu(&self) -> CpuSplit {
+        let mut load = Duration::ZERO;
+        for worker in &self.workers {
+            load += worker
+                .spawn(async { cpu::thread_cpu() })
+                .await
+                .unwrap_or_default();
+        }
+        CpuSplit {
+            load,
+            other: cpu::process_cpu().saturating_sub(load),
+        }
+    }
+
+    /// Stops the threads without waiting for what still runs on them.
+    pub fn shutdown(self) {
+        for worker in self.workers {
+            worker.shutdown_background();
+        }
+    }
 }
 
 struct Shared {
@@ -129,12 +170,13 @@ struct Shared {
     next_fresh: AtomicUsize,
 }
 
-/// Runs `spec` on `runtime` (one from [`runtime`]) and waits for it. The connections are
-/// opened before the clock starts, as a client's keep-alive connections are already open.
-pub async fn run(runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult {
+/// Runs `spec` on the generator's threads, its connections spread over them, and waits for
+/// it. The connections are opened before the clock starts, as a client's keep-alive
+/// connections are already open.
+pub async fn run(generator: &Generator, spec: LoadSpec) -> LoadResult {
     let connections = spec.connections.max(1);
     let opening: Vec<_> = (0..connections)
-        .map(|_| runtime.spawn(connect(spec.addr)))
+        .map(|i| generator.worker(i).spawn(connect(spec.addr)))
         .collect();
     let mut senders = Vec::with_capacity(connections);
     for task in opening {
@@ -144,12 +186,16 @@ pub async fn run(runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult
         spec,
         next_fresh: AtomicUsize::new(0),
     });
-    let before = cpu::sample(runtime).await;
+    let before = generator.cpu().await;
     let start = Instant::now();
     let tasks: Vec<_> = senders
         .into_iter()
         .enumerate()
-        .map(|(i, sender)| runtime.spawn(connection(shared.clone(), sender, i, connections, start)))
+        .map(|(i, sender)| {
+            generator
+                .worker(i)
+                .spawn(connection(shared.clone(), sender, i, connections, start))
+        })
         .collect();
     let mut total = LoadResult::default();
     for task in tasks {
@@ -158,7 +204,7 @@ pub async fn run(runtime: &tokio::runtime::Handle, spec: LoadSpec) -> LoadResult
         }
     }
     total.elapsed = start.elapsed();
-    total.cpu = cpu::sample(runtime).await.since(&before);
+    total.cpu = generator.cpu().await.since(&before);
     total
 }
 
@@ -257,4 +303,31 @@ async fn connection(
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(cpu: Duration) {
+        let started = cpu::thread_cpu();
+        while cpu::thread_cpu() - started < cpu {}
+    }
+
+    #[tokio::test]
+    async fn cpu_is_counted_on_the_side_of_the_thread_that_used_it() {
+        let generator = Generator::start().unwrap();
+        let busy = Duration::from_millis(30);
+        let before = generator.cpu().await;
+        generator.worker(1).spawn(async move { spin(busy) }).await.unwrap();
+        let generator_busy = generator.cpu().await.since(&before);
+        assert!(generator_busy.load >= busy, "{generator_busy:?}");
+
+        let before = generator.cpu().await;
+        spin(busy);
+        let other_busy = generator.cpu().await.since(&before);
+        assert!(other_busy.other >= busy, "{other_busy:?}");
+        assert!(other_busy.load < busy, "{other_busy:?}");
+        generator.shutdown();
+    }
 }

@@ -12,7 +12,7 @@ use tessera_core::OpaqueToken;
 
 use super::cpu::MachineTicks;
 use super::hist::Latencies;
-use super::load::{self, Credential, LoadResult, LoadSpec};
+use super::load::{self, Credential, Generator, LoadResult, LoadSpec};
 use super::report::{Column, Delays, Mode};
 use super::target::{BenchUser, Target};
 use super::verify;
@@ -251,9 +251,9 @@ fn process_cpu(metrics: &str) -> Option<Duration> {
 /// One load, with the server's `/metrics` read before and after it. By URL the server's CPU
 /// meanwhile (`cpu.other`) comes from there; in process it is this process's threads but the
 /// generator's.
-async fn run_measured(t: &Target, runtime: &tokio::runtime::Handle, spec: LoadSpec) -> Slice {
+async fn run_measured(t: &Target, generator: &Generator, spec: LoadSpec) -> Slice {
     let before = metrics_text(t).await;
-    let mut load = load::run(runtime, spec).await;
+    let mut load = load::run(generator, spec).await;
     let after = metrics_text(t).await;
     let (Some(before), Some(after)) = (before, after) else {
         return Slice {
@@ -336,7 +336,7 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
-    runtime: &tokio::runtime::Handle,
+    generator: &Generator,
     step: &dyn Fn(String),
 ) -> Option<f64> {
     let machine_before = MachineTicks::now();
@@ -370,11 +370,11 @@ pub async fn loads(
             let healthz = spec(t, "/healthz", Credential::None, &slice);
             let me = spec(t, "/v1/me", credential.clone(), &slice);
             let (healthz, me) = if round % 2 == 1 {
-                let me = run_measured(t, runtime, me).await;
-                (run_measured(t, runtime, healthz).await, me)
+                let me = run_measured(t, generator, me).await;
+                (run_measured(t, generator, healthz).await, me)
             } else {
-                let healthz = run_measured(t, runtime, healthz).await;
-                (healthz, run_measured(t, runtime, me).await)
+                let healthz = run_measured(t, generator, healthz).await;
+                (healthz, run_measured(t, generator, me).await)
             };
             tallies[i].add(healthz, me);
             if let Some(floor) = &mut columns[i].1.floor {
@@ -619,7 +619,7 @@ pub async fn finish(
     user: &BenchUser,
     prepared: Prepared,
     plan: &Plan,
-    runtime: &tokio::runtime::Handle,
+    generator: &Generator,
     step: &dyn Fn(String),
 ) -> anyhow::Result<Column> {
     let t = &targets[0];
@@ -634,7 +634,7 @@ pub async fn finish(
         step(format!("{}: all instances", mode.title()));
         let runs: Vec<_> = targets
             .iter()
-            .map(|x| load::run(runtime, spec(x, "/v1/me", reused.clone(), plan)))
+            .map(|x| load::run(generator, spec(x, "/v1/me", reused.clone(), plan)))
             .collect();
         let mut all = LoadResult::default();
         for r in join_all(runs).await {
@@ -645,7 +645,7 @@ pub async fn finish(
 
     step(format!("{}: logins under load", mode.title()));
     let rate = plan.rate.unwrap_or(c.rps.unwrap_or(0.0) * BURST_LOAD_SHARE);
-    let (logins, burst) = login_burst(t, user, mode, plan, rate, runtime, reused).await;
+    let (logins, burst) = login_burst(t, user, mode, plan, rate, generator, reused).await;
     c.logins_per_s = Some(logins);
     c.burst_p99_ms = Some(burst.latencies.percentile_ms(99.0));
 
@@ -676,7 +676,7 @@ async fn login_burst(
     mode: Mode,
     plan: &Plan,
     rate: f64,
-    runtime: &tokio::runtime::Handle,
+    generator: &Generator,
     credential: Credential,
 ) -> (f64, LoadResult) {
     let mut burst_plan = plan.clone();
@@ -715,7 +715,7 @@ async fn login_burst(
         }
         total
     };
-    let load = load::run(runtime, spec(t, "/v1/me", credential, &burst_plan));
+    let load = load::run(generator, spec(t, "/v1/me", credential, &burst_plan));
     let ((n, elapsed), result) = tokio::join!(
         async {
             let n = logins.await;

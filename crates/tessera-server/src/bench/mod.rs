@@ -147,12 +147,12 @@ struct Run {
 /// exits with [`EXIT_INTERRUPTED`].
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let plan = args.plan();
-    let runtime = load::runtime().context("cannot start the load generator")?;
+    let generator = load::Generator::start().context("cannot start the load generator")?;
     let mut run = Run {
         groups: Vec::new(),
         notes: Vec::new(),
     };
-    let work = measure_all(&args, &plan, runtime.handle(), &mut run);
+    let work = measure_all(&args, &plan, &generator, &mut run);
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = tokio::signal::ctrl_c() => None,
@@ -170,7 +170,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         }
     }
-    runtime.shutdown_background();
+    generator.shutdown();
     for note in &run.notes {
         eprintln!("tessera bench: {note}");
     }
@@ -187,7 +187,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 async fn measure_all(
     args: &BenchArgs,
     plan: &Plan,
-    runtime: &tokio::runtime::Handle,
+    generator: &load::Generator,
     run: &mut Run,
 ) -> anyhow::Result<Report> {
     let started = tessera_core::Timestamp::now();
@@ -264,13 +264,13 @@ async fn measure_all(
         .iter_mut()
         .map(|(group, p)| (&run.groups[*group].1[0], p))
         .collect();
-    let stolen_percent = measure::loads(&mut loading, plan, runtime, &step).await;
+    let stolen_percent = measure::loads(&mut loading, plan, generator, &step).await;
     let mut access_ttl = 0.0;
     for (group, p) in prepared {
         let (_, targets, user) = &run.groups[group];
         let user = user.as_ref().ok_or_else(|| anyhow!("no bench user"))?;
         let mode = p.mode;
-        let c = measure::finish(targets, user, p, plan, runtime, &step)
+        let c = measure::finish(targets, user, p, plan, generator, &step)
             .await
             .with_context(|| format!("measuring {}", mode.title()))?;
         if mode == Mode::Hybrid {
