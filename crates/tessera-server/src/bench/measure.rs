@@ -13,7 +13,7 @@ use tessera_core::OpaqueToken;
 use super::cpu::MachineTicks;
 use super::hist::Latencies;
 use super::load::{self, Credential, Generator, LoadResult, LoadSpec};
-use super::report::{Column, Delays, Mode};
+use super::report::{Column, Delays, MachineDuringRounds, Mode, Spread};
 use super::target::{BenchUser, Target};
 use super::verify;
 
@@ -331,15 +331,17 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 /// medians of the rounds. Which column goes first rotates from round to round, and whether
 /// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own
 /// part of the pool, and a column with a public key times its floor's signature check after
-/// its loads. Returns the percentage of this machine's CPU time the hypervisor took
-/// meanwhile, when `/proc/stat` tells.
+/// its loads. Returns what the machine did meanwhile: the hypervisor's share, and a reference
+/// check timed at the start of every round.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
     generator: &Generator,
     step: &dyn Fn(String),
-) -> Option<f64> {
+) -> MachineDuringRounds {
     let machine_before = MachineTicks::now();
+    let reference = verify::ReferenceCheck::new();
+    let mut reference_us = Vec::new();
     let rounds = plan.rounds.max(1) as usize;
     let mut slice = plan.clone();
     slice.duration = plan.duration / plan.rounds.max(1);
@@ -361,6 +363,9 @@ pub async fn loads(
             "round {} of {rounds}: GET /healthz and GET /v1/me, every mode",
             round + 1
         ));
+        if let Some(reference) = &reference {
+            reference_us.push(reference.time_us());
+        }
         for k in 0..columns.len() {
             let i = (k + round) % columns.len();
             let t = columns[i].0;
@@ -391,7 +396,12 @@ pub async fn loads(
             p.column.verify_us = Some((me - healthz).max(0.0));
         }
     }
-    Some(MachineTicks::now()?.stolen_percent_since(&machine_before?))
+    MachineDuringRounds {
+        stolen_percent: MachineTicks::now()
+            .zip(machine_before)
+            .map(|(now, before)| now.stolen_percent_since(&before)),
+        reference_check_us: Spread::of(&reference_us),
+    }
 }
 
 fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {

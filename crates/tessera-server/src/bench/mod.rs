@@ -264,7 +264,7 @@ async fn measure_all(
         .iter_mut()
         .map(|(group, p)| (&run.groups[*group].1[0], p))
         .collect();
-    let stolen_percent = measure::loads(&mut loading, plan, generator, &step).await;
+    let during_rounds = measure::loads(&mut loading, plan, generator, &step).await;
     let mut access_ttl = 0.0;
     for (group, p) in prepared {
         let (_, targets, user) = &run.groups[group];
@@ -327,7 +327,7 @@ async fn measure_all(
             concurrency: plan.concurrency,
             duration_s: plan.duration.as_secs_f64(),
             rounds: plan.rounds.max(1),
-            stolen_percent,
+            during_rounds,
             fresh_tokens: plan.fresh_tokens,
             usage_rate_per_s: plan.usage_rate,
             access_ttl_s: access_ttl,

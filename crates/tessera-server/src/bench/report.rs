@@ -75,6 +75,40 @@ pub struct Delays {
     pub samples: u64,
 }
 
+/// The least, middle and greatest of a few measurements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Spread {
+    /// The least.
+    pub min: f64,
+    /// The median.
+    pub median: f64,
+    /// The greatest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// Of `values`; `None` for none.
+    pub fn of(values: &[f64]) -> Option<Self> {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(Self {
+            min: *sorted.first()?,
+            median: super::measure::median(&sorted),
+            max: *sorted.last()?,
+        })
+    }
+}
+
+/// What this machine did during the rounds, which moves a run's rates whatever Tessera does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct MachineDuringRounds {
+    /// The percentage of the machine's CPU time its hypervisor took (`steal` in
+    /// `/proc/stat`); `None` where the system does not tell.
+    pub stolen_percent: Option<f64>,
+    /// CPU µs of one Ed25519 check of [`super::verify::ReferenceCheck`], timed in every round.
+    pub reference_check_us: Option<Spread>,
+}
+
 /// Everything measured for one column; `None` where it was not measured (see `skipped`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Column {
@@ -169,9 +203,8 @@ pub struct RunInfo {
     pub duration_s: f64,
     /// The rounds those seconds are split into; every column takes its turn in each.
     pub rounds: u32,
-    /// The percentage of this machine's CPU time its hypervisor took during the rounds
-    /// (`steal` in `/proc/stat`); `None` where the system does not tell.
-    pub stolen_percent: Option<f64>,
+    /// The hypervisor's share and the machine's speed during the rounds.
+    pub during_rounds: MachineDuringRounds,
     /// Whether every JWT request carried a token never seen before.
     pub fresh_tokens: bool,
     /// The request rate the bytes-per-hour row assumes.
@@ -190,4 +223,23 @@ pub struct Report {
     pub run: RunInfo,
     /// The columns, in [`Mode::ALL`] order.
     pub columns: Vec<Column>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_is_the_least_the_median_and_the_greatest() {
+        let spread = Spread::of(&[3.0, 1.0, 10.0, 2.0]).expect("some values");
+        assert_eq!(
+            spread,
+            Spread {
+                min: 1.0,
+                median: 2.5,
+                max: 10.0
+            }
+        );
+        assert_eq!(Spread::of(&[]), None);
+    }
 }

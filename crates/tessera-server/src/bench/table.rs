@@ -1,6 +1,6 @@
 //! The Markdown table, shaped like the articles' table: criteria as rows, modes as columns.
 
-use super::report::Report;
+use super::report::{MachineDuringRounds, Report};
 use super::rows::Row;
 
 fn escape(cell: &str) -> String {
@@ -11,13 +11,29 @@ fn escape(cell: &str) -> String {
 /// about the neighbours as about Tessera.
 const STEAL_WARNING_PERCENT: f64 = 5.0;
 
-/// What the hypervisor took during the rounds, with a warning when it took much.
-fn steal_note(stolen_percent: Option<f64>) -> Option<String> {
-    let stolen = stolen_percent?;
-    let mut note = format!(
-        "The hypervisor took {stolen:.1} % of this machine's CPU time during the rounds (steal)."
-    );
-    if stolen > STEAL_WARNING_PERCENT {
+/// What the machine did during the rounds: the hypervisor's share, with a warning when it
+/// took much, and the reference check that tells whether two runs saw the same machine.
+fn machine_note(during: &MachineDuringRounds) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(stolen) = during.stolen_percent {
+        parts.push(format!(
+            "the hypervisor took {stolen:.1} % of this machine's CPU time (steal)"
+        ));
+    }
+    if let Some(r) = during.reference_check_us {
+        parts.push(format!(
+            "a reference Ed25519 check took {:.1} µs of CPU ({:.1}–{:.1} over the rounds): two runs' requests/s compare only where it agrees",
+            r.median, r.min, r.max
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut note = format!("During the rounds {}.", parts.join("; "));
+    if during
+        .stolen_percent
+        .is_some_and(|s| s > STEAL_WARNING_PERCENT)
+    {
         note.push_str(
             " **Warning**: other tenants were busy, so the requests/s move from run to run; \
              compare ratios within this run, or run again on a quiet machine.",
@@ -47,7 +63,7 @@ pub fn markdown(report: &Report, rows: &[Row]) -> String {
         },
         run.load,
     ));
-    if let Some(note) = steal_note(run.stolen_percent) {
+    if let Some(note) = machine_note(&run.during_rounds) {
         out.push_str(&note);
     }
     out.push_str("| criterion | measure |");
@@ -93,6 +109,7 @@ pub fn markdown(report: &Report, rows: &[Row]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::report::Spread;
     use super::super::rows::{rows, sample_report};
     use super::*;
 
@@ -123,15 +140,23 @@ mod tests {
     #[test]
     fn much_steal_gets_a_warning_and_little_only_its_figure() {
         let mut report = sample_report();
-        report.run.stolen_percent = Some(12.34);
+        report.run.during_rounds = MachineDuringRounds {
+            stolen_percent: Some(12.34),
+            reference_check_us: Some(Spread {
+                min: 40.0,
+                median: 41.25,
+                max: 52.5,
+            }),
+        };
         let md = markdown(&report, &rows(&report));
         assert!(md.contains("took 12.3 % of this machine's CPU time"), "{md}");
+        assert!(md.contains("check took 41.2 µs of CPU (40.0–52.5 over the rounds)"), "{md}");
         assert!(md.contains("**Warning**"), "{md}");
-        report.run.stolen_percent = Some(0.4);
+        report.run.during_rounds.stolen_percent = Some(0.4);
         let md = markdown(&report, &rows(&report));
         assert!(md.contains("took 0.4 %"), "{md}");
         assert!(!md.contains("**Warning**"), "{md}");
-        report.run.stolen_percent = None;
-        assert!(!markdown(&report, &rows(&report)).contains("steal"));
+        report.run.during_rounds = MachineDuringRounds::default();
+        assert!(!markdown(&report, &rows(&report)).contains("During the rounds"));
     }
 }

@@ -163,6 +163,41 @@ impl FloorCheck {
     }
 }
 
+/// A fixed piece of work the bench times in every round, in the thread's CPU time: Ed25519
+/// checks of one signature made at the start. Tessera plays no part in it, so when it moves
+/// the machine's speed moved (a busy neighbour on the host, the CPU's clock), and two runs'
+/// rates compare only where it agrees.
+pub struct ReferenceCheck {
+    key: ParsedPublicKey,
+    signature: Vec<u8>,
+}
+
+impl ReferenceCheck {
+    const MESSAGE: &[u8] = b"tessera bench: the machine's speed";
+    /// Checks per timing: about 2 ms.
+    const CHECKS: u32 = 50;
+
+    /// A new key and its signature; `None` if aws-lc cannot make them.
+    pub fn new() -> Option<Self> {
+        use aws_lc_rs::signature::KeyPair as _;
+        let pkcs8 =
+            signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+                .ok()?;
+        let pair = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).ok()?;
+        let signature = pair.sign(Self::MESSAGE).as_ref().to_vec();
+        let key = ParsedPublicKey::new(&signature::ED25519, pair.public_key().as_ref()).ok()?;
+        Some(Self { key, signature })
+    }
+
+    /// CPU µs per check, over a few checks.
+    pub fn time_us(&self) -> f64 {
+        let spent = time(Self::CHECKS, || {
+            check(&self.key, Self::MESSAGE, &self.signature)
+        });
+        per_round_us(spent, Self::CHECKS)
+    }
+}
+
 fn app_verify(key: &ParsedPublicKey, jwt: &str) -> bool {
     let Some((signed, sig)) = jwt.rsplit_once('.') else {
         return false;
@@ -227,6 +262,14 @@ mod tests {
         let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA",
             "kid": "k1", "x": B64.encode(key.public_key().as_ref())}]});
         (format!("{input}.{sig}"), jwks)
+    }
+
+    #[test]
+    fn the_reference_check_holds_and_takes_time() {
+        let reference = ReferenceCheck::new().expect("a key");
+        assert!(check(&reference.key, ReferenceCheck::MESSAGE, &reference.signature));
+        let us = reference.time_us();
+        assert!(us > 0.0 && us < 10_000.0, "{us}");
     }
 
     #[test]
