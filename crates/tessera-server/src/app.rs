@@ -38,7 +38,7 @@ const REDIS_NAMESPACE: &str = "tessera";
 
 /// Opens the stores `config` names, with the read caches in front of them: the shared
 /// deployment (Redis and PostgreSQL, caches kept exact by the change feed) when both URLs are
-/// set, else the embedded store in the data dir (caches trusted for [`CACHE_MAX_AGE`] of
+/// set, else the embedded store in the data dir (caches trusted for `CACHE_MAX_AGE` of
 /// `clock`).
 ///
 /// # Errors

@@ -1,5 +1,6 @@
 //! The shared store of accounts, signing keys and refresh families on PostgreSQL: the
-//! [`UserStore`], [`KeyStore`], [`RefreshStore`] and [`Health`] of a deployment with several
+//! [`UserStore`](tessera_core::store::UserStore), [`KeyStore`](tessera_core::store::KeyStore),
+//! [`RefreshStore`](tessera_core::store::RefreshStore) and [`Health`] of a deployment with several
 //! Tessera instances. Sessions, revocations, throttle counts and the change feed live in Redis
 //! (`tessera-store-redis`); [`PostgresStore::stores_over`] puts this store's parts over theirs.
 //!

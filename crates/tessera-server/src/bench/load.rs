@@ -1,5 +1,5 @@
-//! The load generator: one task per keep-alive HTTP/1.1 connection (hyper) on the bench's own
-//! runtime, closed-loop (each connection sends its next request when the last one answered)
+//! The load generator: one task per keep-alive HTTP/1.1 connection (hyper), spread over the
+//! [`Generator`]'s threads (one per core), closed-loop (each connection sends its next request when the last one answered)
 //! or open-loop at a fixed total rate, where every latency counts from the request's intended
 //! send time, so a stalled server is not hidden by requests that were never sent
 //! (coordinated omission corrected).
