@@ -210,7 +210,10 @@ fn fresh_tokens_by_url_fill_the_floor_row() {
         assert_eq!(c["errors"], 0, "{c}");
         assert!(num(c, "rps") > 0.0, "{c}");
         assert!(num(c, "server_cpu_us") > num(c, "raw_signature_us"), "{c}");
-        assert!(floor["values"][i].as_f64().is_some_and(|x| x > 0.0), "{floor}");
+        assert!(
+            floor["values"][i].as_f64().is_some_and(|x| x > 0.0),
+            "{floor}"
+        );
     }
     assert!(rt.block_on(server.auth.users()).unwrap().is_empty());
     rt.block_on(server.shutdown()).unwrap();

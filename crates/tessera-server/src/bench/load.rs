@@ -319,7 +319,11 @@ mod tests {
         let generator = Generator::start().unwrap();
         let busy = Duration::from_millis(30);
         let before = generator.cpu().await;
-        generator.worker(1).spawn(async move { spin(busy) }).await.unwrap();
+        generator
+            .worker(1)
+            .spawn(async move { spin(busy) })
+            .await
+            .unwrap();
         let generator_busy = generator.cpu().await.since(&before);
         assert!(generator_busy.load >= busy, "{generator_busy:?}");
 

@@ -149,8 +149,14 @@ mod tests {
             }),
         };
         let md = markdown(&report, &rows(&report));
-        assert!(md.contains("took 12.3 % of this machine's CPU time"), "{md}");
-        assert!(md.contains("check took 41.2 µs of CPU (40.0–52.5 over the rounds)"), "{md}");
+        assert!(
+            md.contains("took 12.3 % of this machine's CPU time"),
+            "{md}"
+        );
+        assert!(
+            md.contains("check took 41.2 µs of CPU (40.0–52.5 over the rounds)"),
+            "{md}"
+        );
         assert!(md.contains("**Warning**"), "{md}");
         report.run.during_rounds.stolen_percent = Some(0.4);
         let md = markdown(&report, &rows(&report));

@@ -267,7 +267,11 @@ mod tests {
     #[test]
     fn the_reference_check_holds_and_takes_time() {
         let reference = ReferenceCheck::new().expect("a key");
-        assert!(check(&reference.key, ReferenceCheck::MESSAGE, &reference.signature));
+        assert!(check(
+            &reference.key,
+            ReferenceCheck::MESSAGE,
+            &reference.signature
+        ));
         let us = reference.time_us();
         assert!(us > 0.0 && us < 10_000.0, "{us}");
     }
