@@ -35,10 +35,11 @@ fn bench(args: &[&str]) -> (Output, Option<Value>) {
 /// The admin key of the servers the by-URL runs measure.
 const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdef";
 
-/// A quick by-URL run of one-second loads against `urls`, with the admin key.
-fn bench_by_url(urls: &[String]) -> (Output, Option<Value>) {
+/// A quick by-URL run of `duration` loads against `urls`, with the admin key and `extra`.
+fn bench_by_url(urls: &[String], duration: &str, extra: &[&str]) -> (Output, Option<Value>) {
     let mut args: Vec<&str> = urls.iter().flat_map(|u| ["--url", u.as_str()]).collect();
-    args.extend(["--quick", "--duration", "1s", "--admin-key", ADMIN_KEY]);
+    args.extend(["--quick", "--duration", duration, "--admin-key", ADMIN_KEY]);
+    args.extend(extra);
     bench(&args)
 }
 
@@ -149,7 +150,7 @@ fn server(env: &[(&str, &str)]) -> (tokio::runtime::Runtime, RunningServer, temp
 #[test]
 fn against_a_server_by_url() {
     let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]);
-    let (out, doc) = bench_by_url(&[format!("http://{}", server.addr)]);
+    let (out, doc) = bench_by_url(&[format!("http://{}", server.addr)], "1s", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = doc.unwrap();
     let cols = doc["columns"].as_array().unwrap();
@@ -184,16 +185,7 @@ fn against_a_server_by_url() {
 fn fresh_tokens_by_url_fill_the_floor_row() {
     let (rt, server, _dir) = server(&[("TESSERA_ADMIN_KEY", ADMIN_KEY)]);
     let url = format!("http://{}", server.addr);
-    let (out, doc) = bench(&[
-        "--url",
-        &url,
-        "--quick",
-        "--duration",
-        "200ms",
-        "--fresh-tokens",
-        "--admin-key",
-        ADMIN_KEY,
-    ]);
+    let (out, doc) = bench_by_url(&[url], "200ms", &["--fresh-tokens"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = doc.unwrap();
     assert_eq!(doc["run"]["fresh_tokens"], true);
@@ -312,7 +304,8 @@ fn two_urls_of_one_deployment_measure_revocation_and_throughput_across_instances
     ];
     let (rt_a, a, _dir_a) = server(&shared);
     let (rt_b, b, _dir_b) = server(&shared);
-    let (out, doc) = bench_by_url(&[format!("http://{}", a.addr), format!("http://{}", b.addr)]);
+    let urls = [format!("http://{}", a.addr), format!("http://{}", b.addr)];
+    let (out, doc) = bench_by_url(&urls, "1s", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc = doc.unwrap();
     let measured: Vec<&Value> = doc["columns"]

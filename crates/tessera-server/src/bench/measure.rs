@@ -255,17 +255,17 @@ async fn run_measured(t: &Target, generator: &Generator, spec: LoadSpec) -> Slic
     let before = metrics_text(t).await;
     let mut load = load::run(generator, spec).await;
     let after = metrics_text(t).await;
-    let (Some(before), Some(after)) = (before, after) else {
-        return Slice {
-            load,
-            store_calls: 0.0,
-            server_cpu_known: t.local.is_some(),
-        };
-    };
-    let store_calls = (store_round_trips(&after) - store_round_trips(&before)).max(0.0);
+    let metrics = before.zip(after);
+    let store_calls = metrics.as_ref().map_or(0.0, |(before, after)| {
+        (store_round_trips(after) - store_round_trips(before)).max(0.0)
+    });
     let mut server_cpu_known = t.local.is_some();
-    if !server_cpu_known && let (Some(b), Some(a)) = (process_cpu(&before), process_cpu(&after)) {
-        load.cpu.other = a.saturating_sub(b);
+    if !server_cpu_known
+        && let Some((Some(before), Some(after))) = metrics
+            .as_ref()
+            .map(|(before, after)| (process_cpu(before), process_cpu(after)))
+    {
+        load.cpu.other = after.saturating_sub(before);
         server_cpu_known = true;
     }
     Slice {

@@ -89,12 +89,10 @@ pub struct Spread {
 impl Spread {
     /// Of `values`; `None` for none.
     pub fn of(values: &[f64]) -> Option<Self> {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
         Some(Self {
-            min: *sorted.first()?,
-            median: super::measure::median(&sorted),
-            max: *sorted.last()?,
+            min: values.iter().copied().reduce(f64::min)?,
+            median: super::measure::median(values),
+            max: values.iter().copied().reduce(f64::max)?,
         })
     }
 }
