@@ -102,33 +102,30 @@ fn check(key: &ParsedPublicKey, signed: &[u8], sig: &[u8]) -> bool {
     key.verify_sig(signed, sig).is_ok()
 }
 
-/// CPU µs per bare signature check and per whole app-side verification (split, decode, check,
-/// parse the claims, compare `exp`), each over `rounds`; `None` when the JWKS has no key for
-/// it (HS256) or the signature does not hold.
-pub fn costs(jwks: &Value, jwt: &str, rounds: u32) -> Option<(f64, f64)> {
+/// CPU µs per whole app-side verification (split, decode, check, parse the claims, compare
+/// `exp`) over `rounds`; `None` when the JWKS has no key for it (HS256) or the token does not
+/// verify.
+pub fn client_verify_us(jwks: &Value, jwt: &str, rounds: u32) -> Option<f64> {
     let key = key_for(jwks, jwt)?;
-    let (signed, sig) = jwt.rsplit_once('.')?;
-    let sig = B64.decode(sig).ok()?;
-    if !check(&key, signed.as_bytes(), &sig) {
+    if !app_verify(&key, jwt) {
         return None;
     }
     let rounds = rounds.max(1);
-    let raw = time(rounds, || check(&key, signed.as_bytes(), &sig));
     let whole = time(rounds, || app_verify(&key, jwt));
-    Some((per_round_us(raw, rounds), per_round_us(whole, rounds)))
+    Some(per_round_us(whole, rounds))
 }
 
-/// The floor's signature check with fresh tokens: bare checks of distinct tokens (as the server
-/// sees them under `--fresh-tokens`), timed a few at a time between the loads so that the floor
-/// and the loads see the same machine.
-pub struct FloorCheck {
+/// Bare signature checks, the floor of any fresh-token request: of one reused token, or of
+/// distinct tokens in turn as the server sees them under `--fresh-tokens` (then timed a few at
+/// a time between the loads, so that the floor and the loads see the same machine).
+pub struct BareCheck {
     key: ParsedPublicKey,
     /// Signing input and decoded signature of each token.
     signed: Vec<(Vec<u8>, Vec<u8>)>,
     next: usize,
 }
 
-impl FloorCheck {
+impl BareCheck {
     /// Over `jwts`, checked with their key from the JWK Set; `None` when there is none (HS256)
     /// or a signature does not hold.
     pub fn new<'a>(jwks: &Value, jwts: impl IntoIterator<Item = &'a str>) -> Option<Self> {
@@ -160,6 +157,11 @@ impl FloorCheck {
             self.next = (self.next + 1) % self.signed.len();
             check(&self.key, input, sig)
         })
+    }
+
+    /// CPU µs per check, over `n` checks.
+    pub fn us_per_check(&mut self, n: u32) -> f64 {
+        per_round_us(self.time(n), n)
     }
 }
 
@@ -277,21 +279,35 @@ mod tests {
     }
 
     #[test]
-    fn the_floor_check_takes_distinct_tokens_and_refuses_a_bad_signature() {
+    fn the_bare_check_takes_distinct_tokens_and_refuses_a_bad_signature() {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let key = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
         let (a, jwks) = signed(&key, r#"{"jti":"a"}"#);
         let (b, _) = signed(&key, r#"{"jti":"b"}"#);
-        let mut floor = FloorCheck::new(&jwks, [a.as_str(), b.as_str()]).expect("both hold");
+        let mut floor = BareCheck::new(&jwks, [a.as_str(), b.as_str()]).expect("both hold");
         assert_eq!(floor.signed.len(), 2);
         assert!(floor.time(3) > Duration::ZERO);
         assert_eq!(floor.next, 1, "three checks went round the two tokens");
+        assert!(floor.us_per_check(2) > 0.0);
 
         let tampered = a.replacen(r#"eyJqdGkiOiJhIn0"#, &B64.encode(r#"{"jti":"c"}"#), 1);
         assert_ne!(tampered, a);
-        assert!(FloorCheck::new(&jwks, [tampered.as_str()]).is_none());
-        assert!(FloorCheck::new(&jwks, []).is_none(), "no token, no floor");
+        assert!(BareCheck::new(&jwks, [tampered.as_str()]).is_none());
+        assert!(BareCheck::new(&jwks, []).is_none(), "no token, no floor");
+    }
+
+    #[test]
+    fn the_client_side_verification_is_timed_only_for_a_token_that_verifies() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let key = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let (jwt, jwks) = signed(&key, r#"{"exp":5}"#);
+        assert!(client_verify_us(&jwks, &jwt, 3).is_some_and(|us| us > 0.0));
+
+        let tampered = jwt.replacen(&B64.encode(r#"{"exp":5}"#), &B64.encode(r#"{"exp":6}"#), 1);
+        assert_ne!(tampered, jwt);
+        assert_eq!(client_verify_us(&jwks, &tampered, 3), None);
     }
 
     #[test]
