@@ -7,7 +7,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tessera_core::auth::Auth;
 
-use crate::metrics::Verifications;
+use crate::metrics::{RequestDurations, Verifications};
 
 /// How the session cookie is written.
 #[derive(Clone, Debug)]
@@ -65,7 +65,7 @@ pub struct HttpSettings {
     /// of the admin API.
     pub app_keys: Vec<AdminKey>,
     /// Value of `X-Tessera-Instance`; `None` leaves the header off.
-    pub instance_name: Option<String>,
+    pub instance_name: Option<axum::http::HeaderValue>,
     /// Whether to send `Strict-Transport-Security` (when `public_url` is https).
     pub hsts: bool,
     /// The `/metrics` renderer; `None` answers 404.
@@ -82,6 +82,7 @@ struct Inner {
     auth: Arc<Auth>,
     settings: HttpSettings,
     verifications: Verifications,
+    request_durations: RequestDurations,
 }
 
 impl AppState {
@@ -93,6 +94,7 @@ impl AppState {
                 auth,
                 settings,
                 verifications,
+                request_durations: RequestDurations::default(),
             }),
         }
     }
@@ -105,6 +107,11 @@ impl AppState {
     /// The verification counters.
     pub fn verifications(&self) -> &Verifications {
         &self.inner.verifications
+    }
+
+    /// The request latency histograms.
+    pub fn request_durations(&self) -> &RequestDurations {
+        &self.inner.request_durations
     }
 
     /// The HTTP settings.

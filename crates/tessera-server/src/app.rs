@@ -158,7 +158,8 @@ pub fn http_settings(config: &Config, bound: SocketAddr) -> HttpSettings {
         None => Some(gethostname::gethostname().to_string_lossy().into_owned()),
         Some(name) if name.is_empty() => None,
         Some(name) => Some(name.clone()),
-    };
+    }
+    .and_then(|name| axum::http::HeaderValue::from_str(&name).ok());
     HttpSettings {
         cookie: CookieSettings {
             name: config.cookie_name(),

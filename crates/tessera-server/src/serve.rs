@@ -228,19 +228,23 @@ async fn connection(
         let mut req = req.map(|body| Deadline::new(body, body_timeout));
         req.extensions_mut().insert(ConnectInfo(remote));
         let router = router.clone();
-        // The path only: never the query, a header or a body, where secrets travel.
-        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        // The path only: never the query, a header or a body, where secrets travel. Copied
+        // only when the line will be written.
+        let logged = tracing::enabled!(tracing::Level::DEBUG)
+            .then(|| (req.method().clone(), req.uri().path().to_owned()));
         let started = Instant::now();
         async move {
             let response = router.oneshot(req).await?;
-            tracing::debug!(
-                peer = %remote,
-                %method,
-                path = %path,
-                status = response.status().as_u16(),
-                elapsed_us = started.elapsed().as_micros() as u64,
-                "request"
-            );
+            if let Some((method, path)) = logged {
+                tracing::debug!(
+                    peer = %remote,
+                    %method,
+                    path = %path,
+                    status = response.status().as_u16(),
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "request"
+                );
+            }
             // The connection is idle again once hyper has written (and dropped) the body.
             Ok::<_, Infallible>(response.map(move |body| {
                 body.map_frame(move |frame: Frame<Bytes>| {
