@@ -1,4 +1,4 @@
-//! The load generator: one task per keep-alive HTTP/1.1 connection (hyper), spread over the
+//! The load generator: one task per keep-alive HTTP/1.1 connection ([`http1`]), spread over the
 //! [`Generator`]'s threads (one per core), closed-loop (each connection sends its next request when the last one answered)
 //! or open-loop at a fixed total rate, where every latency counts from the request's intended
 //! send time, so a stalled server is not hidden by requests that were never sent
@@ -9,15 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HOST, HeaderName, HeaderValue};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper::header::{HeaderName, HeaderValue};
 
 use super::cpu::{self, CpuSplit};
 use super::hist::Latencies;
+use super::http1::{self, Connection};
 
 /// The credential each request carries.
 #[derive(Clone, Debug)]
@@ -176,11 +172,11 @@ struct Shared {
 pub async fn run(generator: &Generator, spec: LoadSpec) -> LoadResult {
     let connections = spec.connections.max(1);
     let opening: Vec<_> = (0..connections)
-        .map(|i| generator.worker(i).spawn(connect(spec.addr)))
+        .map(|i| generator.worker(i).spawn(Connection::open(spec.addr)))
         .collect();
-    let mut senders = Vec::with_capacity(connections);
+    let mut opened = Vec::with_capacity(connections);
     for task in opening {
-        senders.push(task.await.ok().flatten());
+        opened.push(task.await.ok().and_then(Result::ok));
     }
     let shared = Arc::new(Shared {
         spec,
@@ -188,13 +184,13 @@ pub async fn run(generator: &Generator, spec: LoadSpec) -> LoadResult {
     });
     let before = generator.cpu().await;
     let start = Instant::now();
-    let tasks: Vec<_> = senders
+    let tasks: Vec<_> = opened
         .into_iter()
         .enumerate()
-        .map(|(i, sender)| {
+        .map(|(i, conn)| {
             generator
                 .worker(i)
-                .spawn(connection(shared.clone(), sender, i, connections, start))
+                .spawn(connection(shared.clone(), conn, i, connections, start))
         })
         .collect();
     let mut total = LoadResult::default();
@@ -208,21 +204,9 @@ pub async fn run(generator: &Generator, spec: LoadSpec) -> LoadResult {
     total
 }
 
-async fn connect(addr: SocketAddr) -> Option<SendRequest<Empty<Bytes>>> {
-    let stream = TcpStream::connect(addr).await.ok()?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .ok()?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Some(sender)
-}
-
 async fn connection(
     shared: Arc<Shared>,
-    mut sender: Option<SendRequest<Empty<Bytes>>>,
+    mut conn: Option<Connection>,
     index: usize,
     of: usize,
     start: Instant,
@@ -237,7 +221,15 @@ async fn connection(
         .map(|r| Duration::from_secs_f64(of as f64 / r));
     let mut next_send =
         start + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / of as f64));
-    let host = HeaderValue::from_str(&spec.host).unwrap_or(HeaderValue::from_static("localhost"));
+    // The request's bytes, built once, or once per fresh credential into the same buffer.
+    let mut request = match &spec.credential {
+        Credential::None | Credential::Fresh(..) => http1::request(&spec.path, &spec.host, None),
+        Credential::Reused(name, value) => http1::request(
+            &spec.path,
+            &spec.host,
+            Some((name.as_str(), value.as_bytes())),
+        ),
+    };
     loop {
         let intended = match interval {
             Some(every) => {
@@ -257,48 +249,41 @@ async fn connection(
                 now
             }
         };
-        let mut request = hyper::Request::get(spec.path.as_str()).header(HOST, host.clone());
-        match &spec.credential {
-            Credential::None => {}
-            Credential::Reused(name, value) => request = request.header(name, value),
-            Credential::Fresh(name, pool) => {
-                let i = shared.next_fresh.fetch_add(1, Ordering::Relaxed);
-                let Some(value) = pool.get(i) else { break };
-                request = request.header(name, value);
-            }
+        if let Credential::Fresh(name, pool) = &spec.credential {
+            let i = shared.next_fresh.fetch_add(1, Ordering::Relaxed);
+            let Some(value) = pool.get(i) else { break };
+            request.clear();
+            http1::write_request(
+                &mut request,
+                &spec.path,
+                &spec.host,
+                Some((name.as_str(), value.as_bytes())),
+            );
         }
-        let Ok(request) = request.body(Empty::<Bytes>::new()) else {
-            result.errors += 1;
-            break;
-        };
-        if sender.is_none() {
-            sender = connect(spec.addr).await;
-            if sender.is_none() {
+        if conn.is_none() {
+            conn = Connection::open(spec.addr).await.ok();
+            if conn.is_none() {
                 result.errors += 1;
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         }
-        let Some(s) = sender.as_mut() else { continue };
-        if s.ready().await.is_err() {
-            result.errors += 1;
-            sender = None;
-            continue;
-        }
-        match s.send_request(request).await {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                let drained = response.into_body().collect().await.is_ok();
-                if ok && drained {
+        let Some(c) = conn.as_mut() else { continue };
+        match c.get(&request).await {
+            Ok(answer) => {
+                if (200..300).contains(&answer.status) {
                     result.ok += 1;
                     result.latencies.record(intended.elapsed());
                 } else {
                     result.errors += 1;
                 }
+                if !answer.keep_alive {
+                    conn = None;
+                }
             }
             Err(_) => {
                 result.errors += 1;
-                sender = None;
+                conn = None;
             }
         }
     }

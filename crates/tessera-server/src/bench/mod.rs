@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod cpu;
 pub mod hist;
+pub mod http1;
 pub mod json;
 pub mod load;
 pub mod measure;
