@@ -15,8 +15,8 @@ use tokio::net::TcpStream;
 
 /// Headers an answer may carry; more is an error (Tessera sends fewer than a dozen).
 const MAX_HEADERS: usize = 32;
-/// The largest answer head accepted.
-const MAX_HEAD: usize = 64 * 1024;
+/// The most of an answer held at once: its head, or a chunk's size line, must fit.
+const MAX_BUFFER: usize = 64 * 1024;
 
 /// One open connection.
 pub struct Connection {
@@ -57,7 +57,7 @@ impl Connection {
     }
 
     /// Sends `request` (a whole request, head and nothing after it) and reads the answer to
-    /// its last byte.
+    /// its last byte. The body is read past, never held: the buffer holds at most 64 KiB.
     ///
     /// # Errors
     /// On a socket error, a connection closed mid-answer, or an answer that is not HTTP/1.1
@@ -72,59 +72,73 @@ impl Connection {
                     let (answer, framing) = read_head(&response)?;
                     break (len, answer, framing);
                 }
-                httparse::Status::Partial if self.filled >= MAX_HEAD => {
-                    return Err(invalid("the answer's head is too large"));
-                }
                 httparse::Status::Partial => self.fill().await?,
             }
         };
-        let end = match framing {
-            Framing::Length(n) => {
-                let end = head_len + n;
-                while self.filled < end {
-                    self.fill().await?;
-                }
-                end
+        match framing {
+            Framing::Length(n) => self.consume(head_len, n).await?,
+            Framing::Chunked => {
+                self.consume(head_len, 0).await?;
+                self.skip_chunks().await?;
             }
-            Framing::Chunked => self.chunked_end(head_len).await?,
-        };
-        self.buf.copy_within(end..self.filled, 0);
-        self.filled -= end;
+        }
         Ok(answer)
     }
 
-    /// Where a chunked body starting at `at` ends (its last chunk and an empty trailer).
-    async fn chunked_end(&mut self, mut at: usize) -> io::Result<usize> {
+    /// Reads past a chunked body: its chunks, the last (empty) one, and an empty trailer.
+    async fn skip_chunks(&mut self) -> io::Result<()> {
         loop {
-            match httparse::parse_chunk_size(&self.buf[at..self.filled])
-                .map_err(|_| invalid("a bad chunk size"))?
-            {
-                httparse::Status::Partial => self.fill().await?,
-                httparse::Status::Complete((size_len, 0)) => {
-                    let end = at + size_len + 2;
-                    while self.filled < end {
-                        self.fill().await?;
-                    }
-                    if &self.buf[end - 2..end] != b"\r\n" {
-                        return Err(invalid("trailers after the last chunk"));
-                    }
-                    return Ok(end);
+            let (size_len, size) = loop {
+                match httparse::parse_chunk_size(&self.buf[..self.filled])
+                    .map_err(|_| invalid("a bad chunk size"))?
+                {
+                    httparse::Status::Complete(line) => break line,
+                    httparse::Status::Partial => self.fill().await?,
                 }
-                httparse::Status::Complete((size_len, size)) => {
-                    let size = usize::try_from(size).map_err(|_| invalid("a huge chunk"))?;
-                    at += size_len + size + 2;
-                    while self.filled < at {
-                        self.fill().await?;
-                    }
-                }
+            };
+            let size = usize::try_from(size).map_err(|_| invalid("a chunk too large"))?;
+            self.consume(size_len, size).await?;
+            while self.filled < 2 {
+                self.fill().await?;
+            }
+            if self.buf[..2] != *b"\r\n" {
+                return Err(invalid(if size == 0 {
+                    "trailers after the last chunk"
+                } else {
+                    "a chunk longer than its size"
+                }));
+            }
+            self.consume(2, 0).await?;
+            if size == 0 {
+                return Ok(());
             }
         }
     }
 
-    /// Reads more of the answer, growing the buffer when it is full.
+    /// Drops `buf[..at]` (already parsed, `at <= filled`) and the `n` bytes of the answer after
+    /// it, reading those not here yet into the same buffer.
+    async fn consume(&mut self, at: usize, mut n: usize) -> io::Result<()> {
+        let mut end = at + n.min(self.filled - at);
+        n -= end - at;
+        loop {
+            self.buf.copy_within(end..self.filled, 0);
+            self.filled -= end;
+            if n == 0 {
+                return Ok(());
+            }
+            self.fill().await?;
+            end = n.min(self.filled);
+            n -= end;
+        }
+    }
+
+    /// Reads more of the answer, growing the buffer when it is full, up to [`MAX_BUFFER`].
     async fn fill(&mut self) -> io::Result<()> {
         if self.filled == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
+            if self.buf.len() >= MAX_BUFFER {
+                return Err(invalid("an answer's head or chunk size over 64 KiB"));
+            }
+            self.buf.resize((self.buf.len() * 2).min(MAX_BUFFER), 0);
         }
         match self.stream.read(&mut self.buf[self.filled..]).await? {
             0 => Err(io::ErrorKind::UnexpectedEof.into()),
@@ -204,7 +218,7 @@ mod tests {
 
     /// A server that reads one request head per answer in `answers` and writes the answer
     /// back in pieces of `piece` bytes, then closes.
-    async fn serve(answers: Vec<&'static [u8]>, piece: usize) -> SocketAddr {
+    async fn serve(answers: Vec<impl AsRef<[u8]> + Send + 'static>, piece: usize) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -218,7 +232,7 @@ mod tests {
                 }
                 let at = seen.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
                 seen.drain(..at + 4);
-                for part in answer.chunks(piece) {
+                for part in answer.as_ref().chunks(piece) {
                     s.write_all(part).await.unwrap();
                     s.flush().await.unwrap();
                     tokio::task::yield_now().await;
@@ -253,6 +267,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_large_body_is_read_past_without_being_held() {
+        const BIG: &[u8] = &[b'x'; 1 << 20];
+        let mut length = b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n".to_vec();
+        length.extend_from_slice(BIG);
+        let mut chunked =
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n100000\r\n".to_vec();
+        chunked.extend_from_slice(BIG);
+        chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+        let addr = serve(vec![length, chunked], 64 * 1024).await;
+        let mut c = Connection::open(addr).await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(c.get(&request("/", "h", None)).await.unwrap().status, 200);
+            assert_eq!(c.filled, 0);
+            assert!(c.buf.len() <= MAX_BUFFER, "{}", c.buf.len());
+        }
+    }
+
+    #[tokio::test]
     async fn an_answer_without_framing_or_http_1_1_is_an_error() {
         for answer in [
             &b"HTTP/1.1 200 OK\r\n\r\nbody until close"[..],
@@ -260,6 +292,8 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: two\r\n\r\nok",
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
             b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
         ] {
             let addr = serve(vec![answer], 4096).await;
             let mut c = Connection::open(addr).await.unwrap();
