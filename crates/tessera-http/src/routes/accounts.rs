@@ -1,6 +1,5 @@
 //! `POST /v1/users`, `POST /v1/password`.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
@@ -29,12 +28,12 @@ pub async fn create_user(
     State(state): State<AppState>,
     Client(client): Client,
     ApiJson(req): ApiJson<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<UserDto>)> {
+) -> ApiResult<(StatusCode, ApiJson<UserDto>)> {
     let user = state
         .auth()
         .register_from(&req.username, &req.password, &client.address)
         .await?;
-    Ok((StatusCode::CREATED, Json(UserDto::from(&user))))
+    Ok((StatusCode::CREATED, ApiJson(UserDto::from(&user))))
 }
 
 /// `POST /v1/password`: ends every other session of the user.

@@ -1,6 +1,5 @@
 //! The admin API (`Authorization: Bearer <admin_key>`).
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,10 +28,10 @@ pub async fn user_sessions(
     State(state): State<AppState>,
     _: Admin,
     id: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<SessionListDto>> {
+) -> ApiResult<ApiJson<SessionListDto>> {
     let user = state.auth().user(path_id::<UserId>(id)?).await?;
     let sessions = state.auth().sessions_of(user.id).await?;
-    Ok(Json(SessionListDto {
+    Ok(ApiJson(SessionListDto {
         sessions: sessions.iter().map(SessionSummaryDto::new).collect(),
     }))
 }
@@ -100,10 +99,10 @@ pub async fn set_roles(
     _: Admin,
     id: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<RolesRequest>,
-) -> ApiResult<Json<UserDto>> {
+) -> ApiResult<ApiJson<UserDto>> {
     let user = state
         .auth()
         .set_roles(path_id::<UserId>(id)?, &req.roles)
         .await?;
-    Ok(Json(UserDto::from(&user)))
+    Ok(ApiJson(UserDto::from(&user)))
 }

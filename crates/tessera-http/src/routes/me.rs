@@ -1,6 +1,5 @@
 //! `GET /v1/me`, `DELETE /v1/me` and the forward-auth endpoint `GET /v1/auth`.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +23,7 @@ use crate::state::AppState;
 )]
 pub async fn me(caller: Caller) -> Response {
     let user = caller.user();
-    Json(MeDto {
+    ApiJson(MeDto {
         id: user.id,
         username: user.username.as_str(),
         roles: &user.roles,

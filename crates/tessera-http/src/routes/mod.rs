@@ -9,7 +9,6 @@ pub mod revocations;
 pub mod sessions;
 pub mod tokens;
 
-use axum::Json;
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, header};
@@ -17,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
 
 /// The id in a path (`/v1/sessions/{id}`, `/v1/admin/users/{id}/...`). One that is not even
 /// well-formed names nothing: 404, like an unknown one.
@@ -28,7 +28,7 @@ pub fn path_id<T: std::str::FromStr>(id: Result<Path<String>, PathRejection>) ->
 /// A JSON response whose body carries a token: `Pragma: no-cache` on top of the `/v1/`
 /// `Cache-Control: no-store`.
 pub fn with_token_body(status: axum::http::StatusCode, body: impl Serialize) -> Response {
-    let mut response = (status, Json(body)).into_response();
+    let mut response = (status, ApiJson(body)).into_response();
     response
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

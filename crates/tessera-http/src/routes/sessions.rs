@@ -1,6 +1,5 @@
 //! The Sessions section: login, the current session, listing and revoking.
 
-use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -56,7 +55,7 @@ pub async fn login(
     if !req.cookie {
         return Ok(with_token_body(StatusCode::CREATED, envelope));
     }
-    let mut response = (StatusCode::CREATED, Json(envelope)).into_response();
+    let mut response = (StatusCode::CREATED, ApiJson(envelope)).into_response();
     let cookie = session_cookie(&state.settings().cookie, &new.token.expose());
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
@@ -72,8 +71,8 @@ pub async fn login(
     ),
     security(("session_cookie" = []), ("session_token" = [])),
 )]
-pub async fn current(caller: SessionCaller) -> Json<SessionEnvelopeDto> {
-    Json(SessionEnvelopeDto {
+pub async fn current(caller: SessionCaller) -> ApiJson<SessionEnvelopeDto> {
+    ApiJson(SessionEnvelopeDto {
         session: SessionDto::current(&caller.auth),
         csrf_token: csrf_token(&caller.token),
         token: None,
@@ -119,12 +118,12 @@ pub async fn logout(State(state): State<AppState>, caller: SessionCaller) -> Api
 pub async fn list(
     State(state): State<AppState>,
     caller: SessionCaller,
-) -> ApiResult<Json<SessionListDto>> {
+) -> ApiResult<ApiJson<SessionListDto>> {
     let sessions = state
         .auth()
         .sessions_of(caller.auth.session.user_id)
         .await?;
-    Ok(Json(SessionListDto {
+    Ok(ApiJson(SessionListDto {
         sessions: sessions
             .iter()
             .map(|s| SessionSummaryDto::of_caller(s, &caller.auth))

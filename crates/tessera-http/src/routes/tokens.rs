@@ -1,7 +1,6 @@
 //! The Tokens section: password login into a JWT + refresh pair, refresh, exchange, revoke
 //! (RFC 7009), introspection (RFC 7662), and the JWKS.
 
-use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -223,7 +222,7 @@ pub async fn introspect(
     State(state): State<AppState>,
     _: AppKey,
     TokenParameter(token): TokenParameter,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<ApiJson<serde_json::Value>> {
     let body = match state.auth().introspect(&token).await? {
         Some(active) => json!({
             "active": true,
@@ -237,7 +236,7 @@ pub async fn introspect(
         }),
         None => json!({"active": false}),
     };
-    Ok(Json(body))
+    Ok(ApiJson(body))
 }
 
 /// `GET /.well-known/jwks.json`: the public verification keys, cacheable for a minute.
@@ -248,7 +247,7 @@ pub async fn introspect(
     ),
 )]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.auth().jwks()).into_response();
+    let mut response = ApiJson(state.auth().jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),
