@@ -43,6 +43,8 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Total requests per second (open loop); `None` for closed loop.
     pub rate: Option<f64>,
+    /// How long after `duration` a request still unanswered is given up (as an error).
+    pub answer_grace: Duration,
 }
 
 /// What a load run measured.
@@ -161,6 +163,9 @@ impl Generator {
     }
 }
 
+/// How long after a load's end the bench awaits its last answers.
+pub const ANSWER_GRACE: Duration = Duration::from_secs(5);
+
 struct Shared {
     spec: LoadSpec,
     next_fresh: AtomicUsize,
@@ -221,6 +226,9 @@ async fn connection(
         .map(|r| Duration::from_secs_f64(of as f64 / r));
     let mut next_send =
         start + interval.map_or(Duration::ZERO, |i| i.mul_f64(index as f64 / of as f64));
+    // A server that stops answering ends the load this long after its end, not never.
+    let given_up = tokio::time::sleep_until((end + spec.answer_grace).into());
+    tokio::pin!(given_up);
     // The request's bytes, built once, or once per fresh credential into the same buffer.
     let mut request = match &spec.credential {
         Credential::None | Credential::Fresh(..) => http1::request(&spec.path, &spec.host, None),
@@ -269,7 +277,15 @@ async fn connection(
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        match c.get(&request).await {
+        let answered = tokio::select! {
+            biased;
+            answered = c.get(&request) => answered,
+            () = &mut given_up => {
+                result.errors += 1;
+                break;
+            }
+        };
+        match answered {
             Ok(answer) => {
                 if (200..300).contains(&answer.status) {
                     result.ok += 1;
@@ -297,6 +313,37 @@ mod tests {
     fn spin(cpu: Duration) {
         let started = cpu::thread_cpu();
         while cpu::thread_cpu() - started < cpu {}
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_ends_the_load_after_its_grace() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts, reads nothing, answers nothing, keeps every connection open.
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let generator = Generator::start().unwrap();
+        let spec = LoadSpec {
+            addr,
+            host: "localhost".into(),
+            path: "/healthz".into(),
+            credential: Credential::None,
+            connections: 2,
+            duration: Duration::from_millis(50),
+            rate: None,
+            answer_grace: Duration::from_millis(100),
+        };
+        let result = tokio::time::timeout(Duration::from_secs(10), run(&generator, spec))
+            .await
+            .expect("the load ended");
+        assert_eq!(result.ok, 0);
+        assert_eq!(result.errors, 2, "one unanswered request per connection");
+        generator.shutdown();
+        held.abort();
     }
 
     #[tokio::test]

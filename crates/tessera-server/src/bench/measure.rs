@@ -214,6 +214,7 @@ fn spec(t: &Target, path: &str, credential: Credential, plan: &Plan) -> LoadSpec
         connections: plan.concurrency,
         duration: plan.duration,
         rate: plan.rate,
+        answer_grace: load::ANSWER_GRACE,
     }
 }
 
