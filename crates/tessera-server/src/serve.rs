@@ -228,14 +228,18 @@ async fn connection(
         let mut req = req.map(|body| Deadline::new(body, body_timeout));
         req.extensions_mut().insert(ConnectInfo(remote));
         let router = router.clone();
-        // The path only: never the query, a header or a body, where secrets travel. Copied
-        // only when the line will be written.
-        let logged = tracing::enabled!(tracing::Level::DEBUG)
-            .then(|| (req.method().clone(), req.uri().path().to_owned()));
-        let started = Instant::now();
+        // The path only: never the query, a header or a body, where secrets travel. Copied,
+        // and the clock read, only when the line will be written.
+        let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+            (
+                req.method().clone(),
+                req.uri().path().to_owned(),
+                Instant::now(),
+            )
+        });
         async move {
             let response = router.oneshot(req).await?;
-            if let Some((method, path)) = logged {
+            if let Some((method, path, started)) = logged {
                 tracing::debug!(
                     peer = %remote,
                     %method,

@@ -230,14 +230,11 @@ async fn connection(
     let given_up = tokio::time::sleep_until((end + spec.answer_grace).into());
     tokio::pin!(given_up);
     // The request's bytes, built once, or once per fresh credential into the same buffer.
-    let mut request = match &spec.credential {
-        Credential::None | Credential::Fresh(..) => http1::request(&spec.path, &spec.host, None),
-        Credential::Reused(name, value) => http1::request(
-            &spec.path,
-            &spec.host,
-            Some((name.as_str(), value.as_bytes())),
-        ),
+    let reused = match &spec.credential {
+        Credential::Reused(name, value) => Some((name.as_str(), value.as_bytes())),
+        Credential::None | Credential::Fresh(..) => None,
     };
+    let mut request = http1::request(&spec.path, &spec.host, reused);
     loop {
         let intended = match interval {
             Some(every) => {
@@ -268,15 +265,17 @@ async fn connection(
                 Some((name.as_str(), value.as_bytes())),
             );
         }
-        if conn.is_none() {
-            conn = Connection::open(spec.addr).await.ok();
-            if conn.is_none() {
-                result.errors += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        }
-        let Some(c) = conn.as_mut() else { continue };
+        let c = match &mut conn {
+            Some(c) => c,
+            None => match Connection::open(spec.addr).await {
+                Ok(opened) => conn.insert(opened),
+                Err(_) => {
+                    result.errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
         let answered = tokio::select! {
             biased;
             answered = c.get(&request) => answered,

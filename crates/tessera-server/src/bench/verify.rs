@@ -255,6 +255,13 @@ mod tests {
         assert!(readable_claims("opaque-token").is_none());
     }
 
+    fn new_key() -> signature::Ed25519KeyPair {
+        let pkcs8 =
+            signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+                .unwrap();
+        signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    }
+
     /// An EdDSA JWT signed over `payload` by `key`, and the JWK Set that publishes the key.
     fn signed(key: &signature::Ed25519KeyPair, payload: &str) -> (String, Value) {
         use aws_lc_rs::signature::KeyPair as _;
@@ -280,9 +287,7 @@ mod tests {
 
     #[test]
     fn the_bare_check_takes_distinct_tokens_and_refuses_a_bad_signature() {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let key = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let key = new_key();
         let (a, jwks) = signed(&key, r#"{"jti":"a"}"#);
         let (b, _) = signed(&key, r#"{"jti":"b"}"#);
         let mut floor = BareCheck::new(&jwks, [a.as_str(), b.as_str()]).expect("both hold");
@@ -299,9 +304,7 @@ mod tests {
 
     #[test]
     fn the_client_side_verification_is_timed_only_for_a_token_that_verifies() {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let key = signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let key = new_key();
         let (jwt, jwks) = signed(&key, r#"{"exp":5}"#);
         assert!(client_verify_us(&jwks, &jwt, 3).is_some_and(|us| us > 0.0));
 
