@@ -28,6 +28,12 @@ use crate::routes::{accounts, admin, me, ops, revocations, sessions, tokens};
 /// The whole API as a router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
 /// so client addresses are known.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes served beside the API's, behind the same layers (body limit,
+/// CORS, common headers, request metrics), as `tessera bench` adds its floor request.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -61,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/users/{id}/roles", put(admin::set_roles))
         // Tessera's own HTML pages (`/`, `/login`, `/account`...): not API, not in /openapi.json.
         .merge(pages::router())
+        .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))

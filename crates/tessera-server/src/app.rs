@@ -205,6 +205,19 @@ impl RunningServer {
     /// # Errors
     /// When the store cannot be opened or the address cannot be bound.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::start_with_routes(config, clock, axum::Router::new()).await
+    }
+
+    /// [`RunningServer::start`], serving `extra` routes beside the API's, behind the same
+    /// layers (see [`tessera_http::router_with`]).
+    ///
+    /// # Errors
+    /// As [`RunningServer::start`].
+    pub async fn start_with_routes(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        extra: axum::Router<AppState>,
+    ) -> anyhow::Result<Self> {
         let stores = open_stores(config, &clock).await?;
         let auth = Arc::new(auth_service(config, stores, clock).await?);
         if auth.ensure_configured_algorithm().await? {
@@ -215,7 +228,7 @@ impl RunningServer {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let state = AppState::new(auth.clone(), http_settings(config, addr));
-        let app = tessera_http::router(state);
+        let app = tessera_http::router_with(state, extra);
         let (shutdown, mut stop) = tokio::sync::watch::channel(false);
         let limits = crate::serve::Limits::from_config(config).fit_to_open_files();
         let serve = tokio::spawn(crate::serve::serve(listener, app, limits, async move {

@@ -179,6 +179,45 @@ fn against_a_server_by_url() {
     rt.block_on(server.shutdown()).unwrap();
 }
 
+/// A new JWT on every request, in process: the floor is measured as requests to the same
+/// server with the same tokens (a bare check behind /healthz's answer), so it holds at least
+/// the check, and the floor row divides by it.
+#[test]
+fn fresh_tokens_in_process_measure_the_floor_as_requests() {
+    let (out, doc) = bench(&["--quick", "--duration", "200ms", "--fresh-tokens"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = doc.unwrap();
+    let row = |id: &str| {
+        doc["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("the {id} row"))
+            .clone()
+    };
+    let (ratio, sum) = (row("cpu.fresh_floor_ratio"), row("cpu.fresh_sum_ratio"));
+    let cols = doc["columns"].as_array().unwrap();
+    // EdDSA, ES256, RS256 and the hybrid: the columns with a public key.
+    for i in 3..=6 {
+        let c = &cols[i];
+        assert_eq!(c["errors"], 0, "{c}");
+        let floor = num(c, "floor_cpu_us");
+        assert!(floor > num(c, "raw_signature_us"), "{c}");
+        let expected = num(c, "server_cpu_us") / floor;
+        assert!(
+            ratio["values"][i]
+                .as_f64()
+                .is_some_and(|x| (x - expected).abs() < 1e-9),
+            "{ratio}"
+        );
+        assert!(sum["values"][i].as_f64().is_some_and(|x| x > 0.0), "{sum}");
+    }
+    for c in &cols[..3] {
+        assert!(c["floor_cpu_us"].is_null(), "no public key: {c}");
+    }
+}
+
 /// A new JWT on every request, by URL: the tokens come from the deployment's exchange call,
 /// every request is answered, and the floor row divides a cost that holds at least the check.
 #[test]
@@ -202,6 +241,7 @@ fn fresh_tokens_by_url_fill_the_floor_row() {
         assert_eq!(c["errors"], 0, "{c}");
         assert!(num(c, "rps") > 0.0, "{c}");
         assert!(num(c, "server_cpu_us") > num(c, "raw_signature_us"), "{c}");
+        assert!(c["floor_cpu_us"].is_null(), "no floor route by URL: {c}");
         assert!(
             floor["values"][i].as_f64().is_some_and(|x| x > 0.0),
             "{floor}"

@@ -11,6 +11,7 @@ use serde_json::json;
 use tessera_core::OpaqueToken;
 
 use super::cpu::MachineTicks;
+use super::floor;
 use super::hist::Latencies;
 use super::load::{self, Credential, Generator, LoadResult, LoadSpec};
 use super::report::{Column, Delays, MachineDuringRounds, Mode, Spread};
@@ -249,6 +250,26 @@ fn process_cpu(metrics: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
+/// Runs `specs` one after another, the last first when `reversed`; the slices come back in
+/// `specs`' order.
+async fn run_in_turn(
+    t: &Target,
+    generator: &Generator,
+    specs: Vec<LoadSpec>,
+    reversed: bool,
+) -> Vec<Slice> {
+    let mut turns: Vec<(usize, LoadSpec)> = specs.into_iter().enumerate().collect();
+    if reversed {
+        turns.reverse();
+    }
+    let mut slices = Vec::with_capacity(turns.len());
+    for (i, spec) in turns {
+        slices.push((i, run_measured(t, generator, spec).await));
+    }
+    slices.sort_by_key(|(i, _)| *i);
+    slices.into_iter().map(|(_, slice)| slice).collect()
+}
+
 /// One load, with the server's `/metrics` read before and after it. By URL the server's CPU
 /// meanwhile (`cpu.other`) comes from there; in process it is this process's threads but the
 /// generator's.
@@ -276,11 +297,12 @@ async fn run_measured(t: &Target, generator: &Generator, spec: LoadSpec) -> Slic
     }
 }
 
-/// A column's `GET /healthz` and `GET /v1/me` loads, round by round.
+/// A column's `GET /healthz` and `GET /v1/me` loads, and its floor requests, round by round.
 #[derive(Default)]
 struct Tally {
     healthz: LoadResult,
     me: LoadResult,
+    floor: LoadResult,
     healthz_rates: Vec<f64>,
     me_rates: Vec<f64>,
     me_store_calls: f64,
@@ -290,11 +312,14 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, healthz: Slice, me: Slice) {
+    fn add(&mut self, healthz: Slice, me: Slice, floor: Option<Slice>) {
         self.healthz_rates.push(healthz.load.rate());
         self.me_rates.push(me.load.rate());
         self.healthz.append(&healthz.load);
         self.me.append(&me.load);
+        if let Some(floor) = floor {
+            self.floor.append(&floor.load);
+        }
         self.me_store_calls += me.store_calls;
         self.server_cpu_unknown |= !(healthz.server_cpu_known && me.server_cpu_known);
     }
@@ -315,6 +340,10 @@ impl Tally {
         if !self.server_cpu_unknown {
             c.server_cpu_us = Some(me.server_cpu_per_request_us());
             c.healthz_cpu_us = Some(self.healthz.server_cpu_per_request_us());
+            // A floor request refused did not check a signature: no floor then.
+            if self.floor.ok > 0 && self.floor.errors == 0 {
+                c.floor_cpu_us = Some(self.floor.server_cpu_per_request_us());
+            }
         }
         if self.floor_checks > 0 {
             c.raw_signature_us = Some(verify::per_round_us(self.floor_time, self.floor_checks));
@@ -373,16 +402,19 @@ pub async fn loads(
             let Some(credential) = per_round[i].get(round) else {
                 continue;
             };
-            let healthz = spec(t, "/healthz", Credential::None, &slice);
-            let me = spec(t, "/v1/me", credential.clone(), &slice);
-            let (healthz, me) = if round % 2 == 1 {
-                let me = run_measured(t, generator, me).await;
-                (run_measured(t, generator, healthz).await, me)
-            } else {
-                let healthz = run_measured(t, generator, healthz).await;
-                (healthz, run_measured(t, generator, me).await)
-            };
-            tallies[i].add(healthz, me);
+            let mut specs = vec![
+                spec(t, "/healthz", Credential::None, &slice),
+                spec(t, "/v1/me", credential.clone(), &slice),
+            ];
+            if columns[i].1.measured_floor {
+                specs.push(spec(t, floor::PATH, credential.clone(), &slice));
+            }
+            let mut slices = run_in_turn(t, generator, specs, round % 2 == 1)
+                .await
+                .into_iter();
+            if let (Some(healthz), Some(me)) = (slices.next(), slices.next()) {
+                tallies[i].add(healthz, me, slices.next());
+            }
             if let Some(floor) = &mut columns[i].1.floor {
                 tallies[i].floor_time += floor.time(FLOOR_CHECKS_PER_ROUND);
                 tallies[i].floor_checks += FLOOR_CHECKS_PER_ROUND;
@@ -414,7 +446,11 @@ fn header(name: &'static str, value: &str) -> anyhow::Result<(HeaderName, Header
 
 /// Mints `n` tokens never seen before: in process by the exchange call, by URL through
 /// `POST /v1/tokens/exchange` with a bearer session.
-async fn fresh_pool(t: &Target, user: &BenchUser, n: usize) -> anyhow::Result<Vec<HeaderValue>> {
+pub(crate) async fn fresh_pool(
+    t: &Target,
+    user: &BenchUser,
+    n: usize,
+) -> anyhow::Result<Vec<HeaderValue>> {
     if let Some(local) = &t.local {
         let auth = local.server.auth.clone();
         let (token, record) = auth.settings().session.new_session(
@@ -528,6 +564,8 @@ pub struct Prepared {
     load_credential: Credential,
     /// With fresh tokens and a public key: the floor's signature check, timed in every round.
     floor: Option<verify::BareCheck>,
+    /// Whether the rounds also load the in-process server's floor route ([`floor`]).
+    measured_floor: bool,
 }
 
 /// The first phase of one column on `t`: login, sizes, cross-domain, privacy, client-side
@@ -607,6 +645,14 @@ pub async fn prepare(
         _ => None,
     };
 
+    let measured_floor = match (&t.local, &floor) {
+        (Some(local), Some(floor)) => {
+            local.floor_key.set(floor.key().clone());
+            true
+        }
+        _ => false,
+    };
+
     let reused = Credential::Reused(name.clone(), value);
     let load_credential = match pool {
         Some(pool) => Credential::Fresh(name, pool),
@@ -619,6 +665,7 @@ pub async fn prepare(
         reused,
         load_credential,
         floor,
+        measured_floor,
     })
 }
 
@@ -1000,7 +1047,12 @@ mod tests {
         let mut tally = Tally::default();
         // Three rounds: /v1/me at 1000, 3000 and 2000 req/s; /healthz at 4000 each time.
         for (me_ok, calls) in [(100, 0.0), (300, 3.0), (200, 1.0)] {
-            tally.add(slice(400, 100, 10, 0.0), slice(me_ok, 100, 12, calls));
+            let floor = slice(200, 100, 16, 0.0);
+            tally.add(
+                slice(400, 100, 10, 0.0),
+                slice(me_ok, 100, 12, calls),
+                Some(floor),
+            );
         }
         let mut c = Column::default();
         tally.record(&mut c);
@@ -1010,16 +1062,34 @@ mod tests {
         // 36 ms of server CPU over 600 answers; 30 ms over 1200.
         assert_eq!(c.server_cpu_us, Some(60.0));
         assert_eq!(c.healthz_cpu_us, Some(25.0));
+        // 48 ms over 600 floor requests.
+        assert_eq!(c.floor_cpu_us, Some(80.0));
         assert_eq!(c.p50_ms, Some(0.5));
+    }
+
+    #[test]
+    fn a_floor_with_a_refused_request_is_no_floor() {
+        let mut tally = Tally::default();
+        let mut floor = slice(200, 100, 16, 0.0);
+        floor.load.errors = 1;
+        tally.add(
+            slice(400, 100, 10, 0.0),
+            slice(300, 100, 12, 0.0),
+            Some(floor),
+        );
+        let mut c = Column::default();
+        tally.record(&mut c);
+        assert!(c.server_cpu_us.is_some());
+        assert_eq!(c.floor_cpu_us, None);
     }
 
     #[test]
     fn a_round_without_the_server_s_cpu_leaves_the_cpu_rows_empty() {
         let mut tally = Tally::default();
-        tally.add(slice(400, 100, 10, 0.0), slice(300, 100, 12, 0.0));
+        tally.add(slice(400, 100, 10, 0.0), slice(300, 100, 12, 0.0), None);
         let mut unknown = slice(300, 100, 0, 0.0);
         unknown.server_cpu_known = false;
-        tally.add(slice(400, 100, 10, 0.0), unknown);
+        tally.add(slice(400, 100, 10, 0.0), unknown, None);
         let mut c = Column::default();
         tally.record(&mut c);
         assert_eq!(c.server_cpu_us, None);

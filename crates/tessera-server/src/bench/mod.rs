@@ -3,11 +3,13 @@
 //! an in-process server or on a running deployment by URL.
 //!
 //! One file per job: [`load`] generates HTTP load, [`hist`] summarises latencies, [`measure`]
-//! takes each row's measurement, [`rows`] turns them into cells and verdicts, [`table`],
-//! [`json`] and [`chart`] write them out, [`progress`] draws the bar.
+//! takes each row's measurement, [`floor`] serves the fresh-token floor in process, [`rows`]
+//! turns them into cells and verdicts, [`table`], [`json`] and [`chart`] write them out,
+//! [`progress`] draws the bar.
 
 pub mod chart;
 pub mod cpu;
+pub mod floor;
 pub mod hist;
 pub mod http1;
 pub mod json;

@@ -138,6 +138,9 @@ pub struct Column {
     pub client_verify_us: Option<f64>,
     /// µs of the bare signature check (the floor of a fresh-token request).
     pub raw_signature_us: Option<f64>,
+    /// Server CPU µs per floor request (in process, with fresh tokens): the bare check of
+    /// the same tokens behind the same server, answered as `/healthz` ([`super::floor`]).
+    pub floor_cpu_us: Option<f64>,
     /// Requests/s of `GET /v1/me`.
     pub rps: Option<f64>,
     /// Requests/s of `GET /healthz` on the same server, just before.

@@ -11,6 +11,7 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::{Value, json};
 use tessera_core::{Clock, OpaqueToken, Timestamp, UserId};
 
+use super::floor::{self, FloorKey};
 use crate::{Config, Overrides, RunningServer};
 
 /// The system clock plus an offset the bench moves to test expiry without waiting.
@@ -43,6 +44,8 @@ pub struct Local {
     pub config: Config,
     /// Its data dir, removed on drop.
     pub dir: tempfile::TempDir,
+    /// The key of its floor route ([`super::floor`]).
+    pub floor_key: FloorKey,
 }
 
 /// One server the bench talks to.
@@ -93,7 +96,7 @@ fn client() -> anyhow::Result<reqwest::Client> {
 
 impl Target {
     /// Starts a server in this process on 127.0.0.1 over a new temporary data dir, signing
-    /// with `algorithm`.
+    /// with `algorithm`, with the floor route beside the API.
     ///
     /// # Errors
     /// When the server cannot start.
@@ -113,7 +116,13 @@ impl Target {
         };
         let config = Config::load(None, env, &overrides)?;
         let clock = OffsetClock::default();
-        let server = RunningServer::start(&config, Arc::new(clock.clone())).await?;
+        let floor_key = FloorKey::default();
+        let server = RunningServer::start_with_routes(
+            &config,
+            Arc::new(clock.clone()),
+            floor::routes(floor_key.clone()),
+        )
+        .await?;
         let addr = server.addr;
         Ok(Self {
             base: format!("http://{addr}"),
@@ -124,6 +133,7 @@ impl Target {
                 clock,
                 config,
                 dir,
+                floor_key,
             }),
             http: client()?,
         })

@@ -150,6 +150,11 @@ impl BareCheck {
         })
     }
 
+    /// The key it checks with.
+    pub fn key(&self) -> &ParsedPublicKey {
+        &self.key
+    }
+
     /// The CPU time of `n` checks, each of the next token in turn.
     pub fn time(&mut self, n: u32) -> Duration {
         time(n, || {
@@ -200,17 +205,20 @@ impl ReferenceCheck {
     }
 }
 
+/// Whether `jwt`'s signature holds under `key`: split, decode the signature, check it; the
+/// header and claims are not read.
+pub fn signature_holds(key: &ParsedPublicKey, jwt: &str) -> bool {
+    jwt.rsplit_once('.').is_some_and(|(signed, sig)| {
+        B64.decode(sig)
+            .is_ok_and(|sig| check(key, signed.as_bytes(), &sig))
+    })
+}
+
 fn app_verify(key: &ParsedPublicKey, jwt: &str) -> bool {
-    let Some((signed, sig)) = jwt.rsplit_once('.') else {
-        return false;
-    };
-    let Ok(sig) = B64.decode(sig) else {
-        return false;
-    };
-    if !check(key, signed.as_bytes(), &sig) {
+    if !signature_holds(key, jwt) {
         return false;
     }
-    let Some(payload) = signed.split('.').nth(1) else {
+    let Some(payload) = jwt.split('.').nth(1) else {
         return false;
     };
     let Ok(bytes) = B64.decode(payload) else {
