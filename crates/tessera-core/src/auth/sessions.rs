@@ -136,7 +136,7 @@ impl Auth {
         let mut session = self
             .stores
             .sessions
-            .session_by_digest(&token.digest(), now)
+            .session(&token.digest(), now)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         if policy.needs_touch(&session, now) {
@@ -149,7 +149,7 @@ impl Auth {
         let user = self
             .stores
             .users
-            .user_by_id(session.user_id)
+            .user(session.user_id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
         // The deadline this request set, even when the store lags behind.

@@ -313,7 +313,7 @@ impl Auth {
         let user = self
             .stores
             .users
-            .user_by_id(claims.sub)
+            .user(claims.sub)
             .await?
             .ok_or_else(|| AuthError::InvalidToken("unknown subject".into()))?;
         Ok(JwtAuth { claims, user })

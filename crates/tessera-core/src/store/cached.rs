@@ -73,11 +73,7 @@ impl SessionStore for CachedSessionStore {
         digest: &TokenDigest,
         now: Timestamp,
     ) -> StoreResult<Option<Arc<SessionRecord>>> {
-        if let Some((hit, cached_at)) = self.cache.get(digest)
-            && self.trust.fresh(cached_at, || now)
-            // A copy past its idle deadline may only lag a touch by another instance: ask.
-            && hit.is_live(now)
-        {
+        if let Some(hit) = self.cached_session(digest, now) {
             return Ok(Some(hit));
         }
         let seen = self.trust.changes.current();
@@ -134,6 +130,12 @@ impl SessionStore for CachedSessionStore {
     async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         // Expired entries fail `is_live` on their next read and are dropped then.
         self.backend.purge_expired_sessions(now).await
+    }
+
+    fn cached_session(&self, digest: &TokenDigest, now: Timestamp) -> Option<Arc<SessionRecord>> {
+        let (hit, cached_at) = self.cache.get(digest)?;
+        // A copy past its idle deadline may only lag a touch by another instance: ask.
+        (self.trust.fresh(cached_at, || now) && hit.is_live(now)).then_some(hit)
     }
 
     fn coherence(&self) -> Option<&dyn Coherent> {

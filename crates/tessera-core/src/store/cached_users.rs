@@ -61,9 +61,7 @@ impl UserStore for CachedUserStore {
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
-        if let Some((hit, cached_at)) = self.cache.get(&id)
-            && self.trust.fresh(cached_at, || self.trust.now())
-        {
+        if let Some(hit) = self.cached_user(id) {
             return Ok(Some(hit));
         }
         let seen = self.trust.changes.current();
@@ -103,6 +101,13 @@ impl UserStore for CachedUserStore {
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         self.changing(id, self.backend.delete_user(id)).await
+    }
+
+    fn cached_user(&self, id: UserId) -> Option<Arc<User>> {
+        let (hit, cached_at) = self.cache.get(&id)?;
+        self.trust
+            .fresh(cached_at, || self.trust.now())
+            .then_some(hit)
     }
 
     fn coherence(&self) -> Option<&dyn Coherent> {

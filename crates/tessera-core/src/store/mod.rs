@@ -87,9 +87,29 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StoreResult<bool>;
     /// Removes the user; `false` for an unknown id. The caller ends their sessions first.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+    /// The user with this id when a read cache holds it, answered without a round trip;
+    /// `None` means ask [`Self::user_by_id`]. A backend has no cache.
+    fn cached_user(&self, _id: UserId) -> Option<Arc<User>> {
+        None
+    }
     /// Cache coherence (see [`Coherent`]); a backend has nothing to drop.
     fn coherence(&self) -> Option<&dyn Coherent> {
         None
+    }
+}
+
+impl dyn UserStore {
+    /// The user with this id: from the read cache when it holds it (then without the boxed
+    /// future of [`UserStore::user_by_id`], which every request would allocate), else from
+    /// the store.
+    ///
+    /// # Errors
+    /// As [`UserStore::user_by_id`].
+    pub async fn user(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
+        match self.cached_user(id) {
+            Some(user) => Ok(Some(user)),
+            None => self.user_by_id(id).await,
+        }
     }
 }
 
@@ -129,9 +149,34 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Vec<SessionRecord>>;
     /// Removes sessions whose deadline is at or before `now`; how many.
     async fn purge_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
+    /// The live session whose token has this digest when a read cache holds it, answered
+    /// without a round trip; `None` means ask [`Self::session_by_digest`]. A backend has no
+    /// cache.
+    fn cached_session(&self, _digest: &TokenDigest, _now: Timestamp) -> Option<Arc<SessionRecord>> {
+        None
+    }
     /// Cache coherence (see [`Coherent`]); a backend has nothing to drop.
     fn coherence(&self) -> Option<&dyn Coherent> {
         None
+    }
+}
+
+impl dyn SessionStore {
+    /// The live session whose token has this digest: from the read cache when it holds it
+    /// (then without the boxed future of [`SessionStore::session_by_digest`]), else from the
+    /// store.
+    ///
+    /// # Errors
+    /// As [`SessionStore::session_by_digest`].
+    pub async fn session(
+        &self,
+        digest: &TokenDigest,
+        now: Timestamp,
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
+        match self.cached_session(digest, now) {
+            Some(session) => Ok(Some(session)),
+            None => self.session_by_digest(digest, now).await,
+        }
     }
 }
 
