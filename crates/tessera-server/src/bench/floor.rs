@@ -9,8 +9,8 @@
 //! (`sock_def_readable` under `tcp_sendmsg`: 12 % of the server's samples with fresh RS256
 //! tokens against 9 % with a reused one, under `perf record`). A floor made of requests pays
 //! that too, with the same tokens, connections and load; what `/v1/me` costs beyond it is
-//! Tessera's own verification path. By URL the route is not there, and the bench adds the
-//! two parts up as before.
+//! Tessera's own verification path. Only the bench's in-process servers have the route,
+//! never `tessera serve`; by URL the bench adds the two parts up as before.
 
 use std::sync::{Arc, OnceLock};
 
@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tessera_http::AppState;
+use tessera_http::error::ApiError;
 
 use super::verify;
 
@@ -42,12 +43,17 @@ pub fn routes(key: FloorKey) -> Router<AppState> {
     Router::new().route(PATH, get(move |headers: HeaderMap| floor(key, headers)))
 }
 
-/// 200 and `/healthz`'s answer when the bearer JWT's signature holds; 401 when it does not or
-/// there is no bearer JWT; 503 before the key is set. The load counts anything but a 2xx as
-/// an error, so a floor that did not check is never reported.
+/// 200 and `/healthz`'s answer when the bearer JWT's signature holds; a 401 problem when it
+/// does not or there is no bearer JWT; a 503 problem before the key is set. The load counts
+/// anything but a 2xx as an error, so a floor that did not check is never reported.
 async fn floor(key: FloorKey, headers: HeaderMap) -> Response {
     let Some(key) = key.0.get() else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "floor_key_unset",
+            "the bench has not given the floor its key yet",
+        )
+        .into_response();
     };
     let jwt = headers
         .get(header::AUTHORIZATION)
@@ -57,7 +63,7 @@ async fn floor(key: FloorKey, headers: HeaderMap) -> Response {
         Some(jwt) if verify::signature_holds(key, jwt) => {
             tessera_http::routes::ops::healthz().await.into_response()
         }
-        _ => StatusCode::UNAUTHORIZED.into_response(),
+        _ => ApiError::unauthenticated().into_response(),
     }
 }
 
@@ -80,7 +86,8 @@ mod tests {
                 t.get(PATH, credential).await.unwrap()
             }
         };
-        assert_eq!(floor(Some(a.clone())).await.status, 503, "no key yet");
+        let unset = floor(Some(a.clone())).await;
+        assert_eq!((unset.status, unset.code()), (503, "floor_key_unset"));
 
         let jwks = t.get("/.well-known/jwks.json", None).await.unwrap().body;
         let jwt = a.strip_prefix("Bearer ").unwrap();
@@ -96,7 +103,8 @@ mod tests {
         // b's signature, made by the same key, over a's header and claims.
         let (signed, _) = a.rsplit_once('.').unwrap();
         let (_, other) = b.rsplit_once('.').unwrap();
-        assert_eq!(floor(Some(format!("{signed}.{other}"))).await.status, 401);
+        let forged = floor(Some(format!("{signed}.{other}"))).await;
+        assert_eq!((forged.status, forged.code()), (401, "unauthenticated"));
         assert_eq!(floor(None).await.status, 401, "no bearer token");
     }
 }
