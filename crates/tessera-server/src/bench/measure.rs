@@ -361,7 +361,7 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 /// medians of the rounds. Which column goes first rotates from round to round, and whether
 /// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own
 /// part of the pool, and a column with a public key times its floor's signature check after
-/// its loads. Returns what the machine did meanwhile: the hypervisor's share, and a reference
+/// its loads; in process it also loads the floor route ([`floor`]) with the same tokens. Returns what the machine did meanwhile: the hypervisor's share, and a reference
 /// check timed at the start of every round.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
