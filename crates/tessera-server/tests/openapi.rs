@@ -11,17 +11,17 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// The router's source: the routes it serves are the `.route(PATH, METHOD(..).METHOD(..))`
-/// calls of `router()`.
+/// calls of `router_with()`, which `router()` calls with no extra routes.
 const ROUTER_SOURCE: &str = include_str!("../../tessera-http/src/lib.rs");
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
-/// `(path, method)` of every `.route(..)` in `router()`.
+/// `(path, method)` of every `.route(..)` in `router_with()`.
 fn served_routes() -> BTreeSet<(String, String)> {
     let body = ROUTER_SOURCE
-        .split("pub fn router(")
+        .split("pub fn router_with(")
         .nth(1)
-        .expect("router() in tessera-http's lib.rs");
+        .expect("router_with() in tessera-http's lib.rs");
     let body = body.split("\n}\n").next().unwrap();
     let mut routes = BTreeSet::new();
     for call in body.split(".route(").skip(1) {
