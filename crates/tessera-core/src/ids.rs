@@ -28,15 +28,19 @@ macro_rules! random_id {
             pub fn from_bytes(bytes: [u8; 16]) -> Self {
                 Self(bytes)
             }
+
+            /// Its 22 characters of unpadded base64url, written into `buf`.
+            fn encode<'b>(&self, buf: &'b mut [u8; 22]) -> &'b str {
+                let n = URL_SAFE_NO_PAD
+                    .encode_slice(self.0, buf)
+                    .expect("16 bytes fit 22 base64 characters");
+                std::str::from_utf8(&buf[..n]).expect("base64 is ASCII")
+            }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let mut buf = [0u8; 22];
-                let n = URL_SAFE_NO_PAD
-                    .encode_slice(self.0, &mut buf)
-                    .map_err(|_| fmt::Error)?;
-                f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
+                f.write_str(self.encode(&mut [0u8; 22]))
             }
         }
 
@@ -63,7 +67,8 @@ macro_rules! random_id {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                // As a string, without `collect_str`'s trip through the formatting machinery.
+                s.serialize_str(self.encode(&mut [0u8; 22]))
             }
         }
     };
@@ -97,6 +102,12 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 22);
         assert_eq!(text.parse::<SessionId>(), Ok(id));
+    }
+
+    #[test]
+    fn serializes_as_its_text() {
+        let id = UserId::random();
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{id}\""));
     }
 
     #[test]
