@@ -61,6 +61,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
     }
 
+    /// 500 `internal_error`: the details go to the log, never to the client.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+
     /// 503 `store_unavailable`, retry in a second.
     pub fn store_unavailable() -> Self {
         Self {
@@ -93,11 +102,7 @@ impl From<StoreError> for ApiError {
             }
             other => {
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "store error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "internal error",
-                )
+                Self::internal()
             }
         }
     }
@@ -149,11 +154,7 @@ impl From<AuthError> for ApiError {
             AuthError::Store(store) => store.into(),
             other => {
                 tracing::error!(error = %other, "unmapped error");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "internal error",
-                )
+                Self::internal()
             }
         }
     }

@@ -107,12 +107,7 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
         let mut body = BytesMut::with_capacity(128).writer();
         if let Err(e) = serde_json::to_writer(&mut body, &self.0) {
             tracing::error!(error = %e, "an answer could not be serialized");
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal error",
-            )
-            .into_response();
+            return ApiError::internal().into_response();
         }
         let mut response = Response::new(Body::from(body.into_inner().freeze()));
         let headers = response.headers_mut();
