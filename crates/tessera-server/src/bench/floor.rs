@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::signature::ParsedPublicKey;
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tessera_http::AppState;
@@ -55,11 +55,7 @@ async fn floor(key: FloorKey, headers: HeaderMap) -> Response {
         )
         .into_response();
     };
-    let jwt = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match jwt {
+    match tessera_http::auth::bearer(&headers) {
         Some(jwt) if verify::signature_holds(key, jwt) => {
             tessera_http::routes::ops::healthz().await.into_response()
         }

@@ -361,8 +361,9 @@ const FLOOR_CHECKS_PER_ROUND: u32 = 200;
 /// medians of the rounds. Which column goes first rotates from round to round, and whether
 /// `/healthz` or `/v1/me` goes first alternates. With fresh tokens every round gets its own
 /// part of the pool, and a column with a public key times its floor's signature check after
-/// its loads; in process it also loads the floor route ([`floor`]) with the same tokens. Returns what the machine did meanwhile: the hypervisor's share, and a reference
-/// check timed at the start of every round.
+/// its loads; in process it also loads the floor route ([`floor`]) with the same tokens.
+/// Returns what the machine did meanwhile: the hypervisor's share, and a reference check timed
+/// at the start of every round.
 pub async fn loads(
     columns: &mut [(&Target, &mut Prepared)],
     plan: &Plan,
@@ -406,7 +407,7 @@ pub async fn loads(
                 spec(t, "/healthz", Credential::None, &slice),
                 spec(t, "/v1/me", credential.clone(), &slice),
             ];
-            if columns[i].1.measured_floor {
+            if t.local.is_some() && columns[i].1.floor.is_some() {
                 specs.push(spec(t, floor::PATH, credential.clone(), &slice));
             }
             let mut slices = run_in_turn(t, generator, specs, round % 2 == 1)
@@ -563,9 +564,8 @@ pub struct Prepared {
     /// What the throughput loads send: the reused credential, or a pool of fresh tokens.
     load_credential: Credential,
     /// With fresh tokens and a public key: the floor's signature check, timed in every round.
+    /// In process the rounds then also load the server's floor route ([`floor`]).
     floor: Option<verify::BareCheck>,
-    /// Whether the rounds also load the in-process server's floor route ([`floor`]).
-    measured_floor: bool,
 }
 
 /// The first phase of one column on `t`: login, sizes, cross-domain, privacy, client-side
@@ -645,13 +645,9 @@ pub async fn prepare(
         _ => None,
     };
 
-    let measured_floor = match (&t.local, &floor) {
-        (Some(local), Some(floor)) => {
-            local.floor_key.set(floor.key().clone());
-            true
-        }
-        _ => false,
-    };
+    if let (Some(local), Some(floor)) = (&t.local, &floor) {
+        local.floor_key.set(floor.key().clone());
+    }
 
     let reused = Credential::Reused(name.clone(), value);
     let load_credential = match pool {
@@ -665,7 +661,6 @@ pub async fn prepare(
         reused,
         load_credential,
         floor,
-        measured_floor,
     })
 }
 
