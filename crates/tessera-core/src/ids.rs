@@ -4,8 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::{Out, URL_SAFE_NO_PAD};
 
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -29,12 +28,10 @@ macro_rules! random_id {
                 Self(bytes)
             }
 
-            /// Its 22 characters of unpadded base64url, written into `buf`.
+            /// Its 22 characters of unpadded base64url, written into `buf` (by base64-simd,
+            /// as tokens are decoded: every `GET /v1/me` writes its user's id).
             fn encode<'b>(&self, buf: &'b mut [u8; 22]) -> &'b str {
-                let n = URL_SAFE_NO_PAD
-                    .encode_slice(self.0, buf)
-                    .expect("16 bytes fit 22 base64 characters");
-                std::str::from_utf8(&buf[..n]).expect("base64 is ASCII")
+                URL_SAFE_NO_PAD.encode_as_str(&self.0, Out::from_slice(buf))
             }
         }
 
@@ -58,8 +55,8 @@ macro_rules! random_id {
                     return Err(InvalidId);
                 }
                 let mut out = [0u8; 16];
-                match URL_SAFE_NO_PAD.decode_slice(s, &mut out) {
-                    Ok(16) => Ok(Self(out)),
+                match URL_SAFE_NO_PAD.decode(s.as_bytes(), Out::from_slice(&mut out)) {
+                    Ok(decoded) if decoded.len() == 16 => Ok(Self(out)),
                     _ => Err(InvalidId),
                 }
             }
@@ -111,6 +108,20 @@ mod tests {
     }
 
     #[test]
+    fn the_text_is_unpadded_base64url() {
+        let id = UserId::from_bytes([0xfb; 16]);
+        assert_eq!(id.to_string(), "-_v7-_v7-_v7-_v7-_v7-w");
+        assert_eq!(UserId::from_bytes([0; 16]).to_string(), "A".repeat(22));
+    }
+
+    #[test]
+    fn a_last_character_with_bits_past_the_id_is_refused() {
+        // 22 characters carry 132 bits: the last one's low four must be zero.
+        assert!("AAAAAAAAAAAAAAAAAAAAAA".parse::<UserId>().is_ok());
+        assert_eq!("AAAAAAAAAAAAAAAAAAAAAB".parse::<UserId>(), Err(InvalidId));
+    }
+
+    #[test]
     fn rejects_malformed_text() {
         for bad in [
             "",
@@ -118,6 +129,7 @@ mod tests {
             "!!!!!!!!!!!!!!!!!!!!!!",
             &"A".repeat(23),
             "../../etc/passwd",
+            "+/+/+/+/+/+/+/+/+/+/+w",
         ] {
             assert_eq!(bad.parse::<UserId>(), Err(InvalidId), "{bad}");
         }
