@@ -6,7 +6,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -119,19 +119,14 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Adds the headers every response carries and records the request's latency by route.
-pub async fn common_headers(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let under_v1 = request.uri().path().starts_with("/v1/");
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(request).await;
-    let settings = state.settings();
-    let headers = response.headers_mut();
+/// The headers [`common_headers`] adds to an answer: always `nosniff` and no referrer, a CSP
+/// on JSON, `no-store` under `/v1/`, HSTS when `hsts`, and the instance's name when it has one.
+fn add_common_headers(
+    headers: &mut HeaderMap,
+    under_v1: bool,
+    hsts: bool,
+    instance_name: Option<&HeaderValue>,
+) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
     headers.insert(header::REFERRER_POLICY, NO_REFERRER);
     let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
@@ -144,12 +139,32 @@ pub async fn common_headers(
     if under_v1 {
         headers.insert(header::CACHE_CONTROL, NO_STORE);
     }
-    if settings.hsts {
+    if hsts {
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
-    if let Some(name) = &settings.instance_name {
+    if let Some(name) = instance_name {
         headers.insert(INSTANCE, name.clone());
     }
+}
+
+/// Adds the headers every response carries and records the request's latency by route.
+pub async fn common_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let under_v1 = request.uri().path().starts_with("/v1/");
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    let settings = state.settings();
+    add_common_headers(
+        response.headers_mut(),
+        under_v1,
+        settings.hsts,
+        settings.instance_name.as_ref(),
+    );
     state.request_durations().record(
         method,
         route.as_ref().map_or("unmatched", MatchedPath::as_str),
@@ -157,4 +172,25 @@ pub async fn common_headers(
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse as _;
+
+    use super::*;
+    use crate::json::ApiJson;
+
+    #[test]
+    fn an_api_json_answer_is_built_with_room_for_its_length_and_common_headers() {
+        let mut response = ApiJson(serde_json::json!({ "ok": true })).into_response();
+        let room = response.headers().capacity();
+        let headers = response.headers_mut();
+        // As axum's router adds it.
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("11"));
+        let instance = HeaderValue::from_static("vm");
+        add_common_headers(headers, true, false, Some(&instance));
+        assert_eq!(headers.len(), 7, "{headers:?}");
+        assert_eq!(headers.capacity(), room, "the map grew");
+    }
 }
