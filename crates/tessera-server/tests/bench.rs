@@ -74,6 +74,7 @@ fn in_process_quick_fills_every_cell_with_a_plausible_number() {
         for f in [
             "rps",
             "healthz_rps",
+            "healthz_ratio",
             "server_cpu_us",
             "healthz_cpu_us",
             "load_cpu_us",

@@ -305,6 +305,8 @@ struct Tally {
     floor: LoadResult,
     healthz_rates: Vec<f64>,
     me_rates: Vec<f64>,
+    /// Each round's `/v1/me` rate ÷ its `/healthz` rate: two loads back to back on one server.
+    me_to_healthz: Vec<f64>,
     me_store_calls: f64,
     server_cpu_unknown: bool,
     floor_time: Duration,
@@ -315,6 +317,10 @@ impl Tally {
     fn add(&mut self, healthz: Slice, me: Slice, floor: Option<Slice>) {
         self.healthz_rates.push(healthz.load.rate());
         self.me_rates.push(me.load.rate());
+        if healthz.load.rate() > 0.0 {
+            self.me_to_healthz
+                .push(me.load.rate() / healthz.load.rate());
+        }
         self.healthz.append(&healthz.load);
         self.me.append(&me.load);
         if let Some(floor) = floor {
@@ -329,6 +335,9 @@ impl Tally {
         let me = &self.me;
         c.rps = Some(median(&self.me_rates));
         c.healthz_rps = Some(median(&self.healthz_rates));
+        // The median of the rounds' ratios, not the ratio of the medians: each round's two
+        // loads share the machine's state of the moment, which then cancels out.
+        c.healthz_ratio = (!self.me_to_healthz.is_empty()).then(|| median(&self.me_to_healthz));
         c.p50_ms = Some(me.latencies.percentile_ms(50.0));
         c.p99_ms = Some(me.latencies.percentile_ms(99.0));
         c.p999_ms = Some(me.latencies.percentile_ms(99.9));
@@ -1040,11 +1049,12 @@ mod tests {
     #[test]
     fn a_tally_reports_median_rates_and_per_request_costs_over_its_rounds() {
         let mut tally = Tally::default();
-        // Three rounds: /v1/me at 1000, 3000 and 2000 req/s; /healthz at 4000 each time.
-        for (me_ok, calls) in [(100, 0.0), (300, 3.0), (200, 1.0)] {
+        // Three rounds: /v1/me at 1000, 3000 and 2000 req/s; /healthz at 4000, 4000 and
+        // 2000: ratios 0.25, 0.75 and 1.0, against 0.5 for the ratio of the medians.
+        for (me_ok, healthz_ok, calls) in [(100, 400, 0.0), (300, 400, 3.0), (200, 200, 1.0)] {
             let floor = slice(200, 100, 16, 0.0);
             tally.add(
-                slice(400, 100, 10, 0.0),
+                slice(healthz_ok, 100, 10, 0.0),
                 slice(me_ok, 100, 12, calls),
                 Some(floor),
             );
@@ -1053,10 +1063,11 @@ mod tests {
         tally.record(&mut c);
         assert_eq!(c.rps, Some(2000.0));
         assert_eq!(c.healthz_rps, Some(4000.0));
+        assert_eq!(c.healthz_ratio, Some(0.75));
         assert_eq!(c.store_round_trips, Some(4.0 / 600.0));
-        // 36 ms of server CPU over 600 answers; 30 ms over 1200.
+        // 36 ms of server CPU over 600 answers; 30 ms over 1000.
         assert_eq!(c.server_cpu_us, Some(60.0));
-        assert_eq!(c.healthz_cpu_us, Some(25.0));
+        assert_eq!(c.healthz_cpu_us, Some(30.0));
         // 48 ms over 600 floor requests.
         assert_eq!(c.floor_cpu_us, Some(80.0));
         assert_eq!(c.p50_ms, Some(0.5));

@@ -143,8 +143,11 @@ pub struct Column {
     pub floor_cpu_us: Option<f64>,
     /// Requests/s of `GET /v1/me`.
     pub rps: Option<f64>,
-    /// Requests/s of `GET /healthz` on the same server, just before.
+    /// Requests/s of `GET /healthz` on the same server, in the same rounds.
     pub healthz_rps: Option<f64>,
+    /// `GET /v1/me` ÷ `GET /healthz` requests/s: the median over the rounds of each round's
+    /// ratio, its two loads run back to back.
+    pub healthz_ratio: Option<f64>,
     /// Latency p50, ms.
     pub p50_ms: Option<f64>,
     /// Latency p99, ms.

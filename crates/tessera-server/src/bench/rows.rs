@@ -207,7 +207,7 @@ pub fn rows(report: &Report) -> Vec<Row> {
             format!("{}; sessions and HS256 need the server (or its secret)", spread(" µs", true)(p))
         }),
         b.numeric("throughput.rps", "Throughput", &format!("GET /v1/me req/s ({load})"), |c| c.rps, fmt_num, spread(" req/s", false)),
-        b.numeric("throughput.healthz_ratio", "Throughput", "÷ GET /healthz req/s, same server", |c| Some(c.rps? / c.healthz_rps?), |v| format!("{:.0} %", v * 100.0), |p| {
+        b.numeric("throughput.healthz_ratio", "Throughput", "÷ GET /healthz req/s, same server", |c| c.healthz_ratio, |v| format!("{:.0} %", v * 100.0), |p| {
             format!("lowest {} at {:.0} % of /healthz", lowest(p).0.title(), lowest(p).1 * 100.0)
         }),
         b.numeric("latency.p50", "Latency", "p50 (ms)", |c| c.p50_ms, fmt_num, spread(" ms", true)),
@@ -335,6 +335,7 @@ pub(crate) fn sample_report() -> Report {
             credential_bytes: Some(60 + i as u64 * 100),
             rps: Some(10_000.0 + i as f64 * 1000.0),
             healthz_rps: Some(12_000.0),
+            healthz_ratio: Some((10_000.0 + i as f64 * 1000.0) / 12_000.0),
             p99_ms: Some(1.5),
             readable_claims: Some(if m.is_jwt() {
                 vec!["sub".into(), "roles".into()]
