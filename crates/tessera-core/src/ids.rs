@@ -51,14 +51,7 @@ macro_rules! random_id {
             type Err = InvalidId;
 
             fn from_str(s: &str) -> Result<Self, InvalidId> {
-                if s.len() != 22 {
-                    return Err(InvalidId);
-                }
-                let mut out = [0u8; 16];
-                match URL_SAFE_NO_PAD.decode(s.as_bytes(), Out::from_slice(&mut out)) {
-                    Ok(decoded) if decoded.len() == 16 => Ok(Self(out)),
-                    _ => Err(InvalidId),
-                }
+                crate::secret::decode_base64url(s).map(Self).ok_or(InvalidId)
             }
         }
 

@@ -8,9 +8,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Length of an encoded [`OpaqueToken`]: 32 bytes in unpadded base64url.
-pub const OPAQUE_TOKEN_LEN: usize = 43;
-
 /// `N` bytes from the operating system's CSPRNG.
 ///
 /// # Panics
@@ -19,6 +16,24 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).expect("the OS random number generator failed");
     out
+}
+
+/// Exactly `N` bytes from their canonical unpadded base64url (`⌈4N/3⌉` characters), or `None`
+/// for any other length, a character outside the alphabet, or set bits past the last byte.
+///
+/// Decoded by base64-simd, as JWT segments are: every session request parses its token, and
+/// the base64 crate's scalar decoder took about 500 instructions for its 43 characters.
+pub fn decode_base64url<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != (4 * N).div_ceil(3) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    match base64_simd::URL_SAFE_NO_PAD
+        .decode(text.as_bytes(), base64_simd::Out::from_slice(&mut out))
+    {
+        Ok(decoded) if decoded.len() == N => Some(out),
+        _ => None,
+    }
 }
 
 /// A session or refresh token: 256 random bits, shown to its holder once as 43 base64url
@@ -37,18 +52,7 @@ impl OpaqueToken {
     /// Parses the 43-character form; anything else (wrong length, bad alphabet, non-canonical
     /// trailing bits) is `None`.
     pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != OPAQUE_TOKEN_LEN {
-            return None;
-        }
-        // base64-simd, as for JWT segments: every session request parses its token, and the
-        // scalar decoder took about 500 instructions for these 43 characters.
-        let mut out = [0u8; 32];
-        match base64_simd::URL_SAFE_NO_PAD
-            .decode(text.as_bytes(), base64_simd::Out::from_slice(&mut out))
-        {
-            Ok(decoded) if decoded.len() == 32 => Some(Self(out)),
-            _ => None,
-        }
+        decode_base64url(text).map(Self)
     }
 
     /// The 43-character form handed to the holder.

@@ -315,11 +315,11 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, healthz: Slice, me: Slice, floor: Option<Slice>) {
-        self.healthz_rates.push(healthz.load.rate());
-        self.me_rates.push(me.load.rate());
-        if healthz.load.rate() > 0.0 {
-            self.me_to_healthz
-                .push(me.load.rate() / healthz.load.rate());
+        let (healthz_rate, me_rate) = (healthz.load.rate(), me.load.rate());
+        self.healthz_rates.push(healthz_rate);
+        self.me_rates.push(me_rate);
+        if healthz_rate > 0.0 {
+            self.me_to_healthz.push(me_rate / healthz_rate);
         }
         self.healthz.append(&healthz.load);
         self.me.append(&me.load);
