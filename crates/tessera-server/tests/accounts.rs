@@ -2,9 +2,7 @@
 //! with their password, `DELETE /v1/admin/users/{id}` by the operator. Over real HTTP against
 //! the real server.
 
-mod common;
-
-use common::{ADMIN_KEY, Client, PASSWORD, TestServer};
+use crate::common::{self, ADMIN_KEY, Client, PASSWORD, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! `tessera bench` end to end: in process, against a server started apart by URL, and bad
 //! input (unreachable, not Tessera, signup off, Ctrl-C).
 
-mod process;
-
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use process::tessera;
+use crate::process::tessera;
 use serde_json::Value;
 use tessera_core::SystemClock;
 use tessera_server::{Config, Overrides, RunningServer};

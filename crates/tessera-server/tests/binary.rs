@@ -5,12 +5,10 @@
 //! Every child runs in a temp cwd with the inherited `TESSERA_*` variables removed, and is killed
 //! by [`Running`]'s `Drop` when a test fails. Readiness is the `listening on` line on stdout.
 
-mod process;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use process::{BIN, Running, finish, tessera};
+use crate::process::{BIN, Running, finish, tessera};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -2,13 +2,10 @@
 //! answers any request, a revocation on one is refused by all, and the failures of each backend
 //! behave as docs/OPERATIONS.md says. Every program is started here on free loopback ports.
 
-mod common;
-mod process;
-
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer};
-use process::{finish, tessera};
+use crate::common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer};
+use crate::process::{self, finish, tessera};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_testkit::{Nginx, PostgresServer, RedisServer};

@@ -1,9 +1,7 @@
 //! Accounts, bad input and the API's conventions (problem+json, headers, throttling), over real
 //! HTTP. Every refused request changes nothing and never yields a 5xx.
 
-mod common;
-
-use common::{ADMIN_KEY, Client, PASSWORD, TestServer, raw};
+use crate::common::{ADMIN_KEY, Client, PASSWORD, TestServer, raw};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

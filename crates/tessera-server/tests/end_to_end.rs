@@ -3,9 +3,7 @@
 //! `/v1/password` failures counting toward the throttle, the larger `Retry-After` when both
 //! limits apply, a JWT whose `sub` no longer exists, and tokens refused in a URL or a body field.
 
-mod common;
-
-use common::{Client, PASSWORD, TestServer};
+use crate::common::{Client, PASSWORD, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

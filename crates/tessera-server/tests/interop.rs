@@ -1,9 +1,7 @@
 //! Interoperability: access tokens verify with an independent JWT library of another ecosystem
 //! (Python's PyJWT) using nothing but the published JWKS.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::{Value, json};
 use tessera_core::Timestamp;
 

@@ -2,11 +2,9 @@
 //! serves with exactly its methods, every status of the contract (API.md), every problem
 //! `code`, and the security schemes.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{ADMIN_KEY, TestServer};
+use crate::common::{self, ADMIN_KEY, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

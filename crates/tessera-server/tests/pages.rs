@@ -2,9 +2,7 @@
 //! part of the API (so not in `/openapi.json`, whose test reads only the API's `.route` calls),
 //! and every bad form post refused with a 4xx that changes nothing, never a 500.
 
-mod common;
-
-use common::{PASSWORD, TestServer};
+use crate::common::{PASSWORD, TestServer};
 use reqwest::StatusCode;
 
 const PAGES: [&str; 3] = ["/", "/login", "/assets/tessera.css"];

@@ -2,9 +2,7 @@
 //! Chromium driven through chromedriver (tessera-testkit's `Browser`), against the real server
 //! with the default hardened cookie (`__Host-sid`, Secure, HttpOnly).
 
-mod common;
-
-use common::{PASSWORD, TestServer};
+use crate::common::{PASSWORD, TestServer};
 use serde_json::json;
 use tessera_testkit::{Browser, screenshot_path};
 

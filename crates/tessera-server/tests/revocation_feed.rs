@@ -2,11 +2,9 @@
 //! snapshot, live events, resuming with `Last-Event-ID`, and a revocation on one instance of a
 //! shared deployment (real Redis and PostgreSQL) reaching the feed of another.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Client, PASSWORD, TestServer};
+use crate::common::{ADMIN_KEY, Client, PASSWORD, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_testkit::{PostgresServer, RedisServer};

@@ -7,15 +7,12 @@
 //! Credentials and the one documented exception are in `tests/schemathesis/schemathesis.toml`.
 //! `scripts/test` installs schemathesis with pip when it is missing.
 
-mod common;
-mod process;
-
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestServer;
-use process::{Running, tessera};
+use crate::common::{self, TestServer};
+use crate::process::{Running, tessera};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct horse battery";

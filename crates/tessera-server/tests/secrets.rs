@@ -2,15 +2,12 @@
 //! of the real binary at `RUST_LOG=trace` hold no token, password, cookie value, CSRF token,
 //! admin key or `Authorization` value.
 
-mod common;
-mod process;
-
 use std::path::Path;
 
+use crate::common::{ADMIN_KEY, Client, PASSWORD, TestServer};
+use crate::process::{Running, tessera};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{ADMIN_KEY, Client, PASSWORD, TestServer};
-use process::{Running, tessera};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

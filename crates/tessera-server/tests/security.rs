@@ -2,11 +2,9 @@
 //! the real server with an injected clock: exactly one thing is wrong in each negative case,
 //! and the exact `code` is asserted.
 
-mod common;
-
+use crate::common::{self, Client, PASSWORD, TestServer};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{Client, PASSWORD, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,11 +1,9 @@
 //! The accept loop of `tessera_server::serve` under `RunningServer::shutdown`: the request in
 //! flight is finished, idle connections are closed at once, and nothing new is accepted.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, TestServer};
+use crate::common::{PASSWORD, TestServer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 

@@ -1,8 +1,6 @@
 //! The Sessions section of the API, over real HTTP against the real server and SQLite store.
 
-mod common;
-
-use common::{Client, PASSWORD, TestServer};
+use crate::common::{Client, PASSWORD, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

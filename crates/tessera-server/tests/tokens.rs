@@ -1,11 +1,9 @@
 //! The Tokens section of the API: JWT access tokens, refresh rotation, exchange, revocation,
 //! introspection, keys — over real HTTP against the real server, with an injected clock.
 
-mod common;
-
+use crate::common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer, raw};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{ADMIN_KEY, Client, PASSWORD, Reply, TestServer, raw};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

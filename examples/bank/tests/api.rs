@@ -1,13 +1,11 @@
 //! The bank's JWT-only JSON API (hybrid tokens: a session exchanged for short JWTs) with the
 //! small client that gets a new JWT before the old one expires, against a real Tessera.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{PASSWORD, Site};
 use bank::client::BankClient;
-use common::{PASSWORD, Site};
 
 #[tokio::test]
 async fn bank_api_with_jwts_refreshes_before_expiry_404s_other_accounts_and_dies_with_the_session()

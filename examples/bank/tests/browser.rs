@@ -1,12 +1,10 @@
 //! The bank in a real browser (headless Chromium through chromedriver), protected by session
 //! cookies checked through tessera-guard, against a real Tessera in process.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{PASSWORD, Site};
+use crate::common::{PASSWORD, Site};
 use serde_json::json;
 use tessera_core::{ManualClock, Timestamp};
 use tessera_testkit::{Browser, screenshot_path};

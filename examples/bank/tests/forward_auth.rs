@@ -2,12 +2,10 @@
 //! auth with `forward_auth.mint_jwt` on: a real nginx, Tessera in process, the bank verifying
 //! the minted `X-Auth-Token` with tessera-guard, driven by headless Chromium.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, Site};
+use crate::common::{PASSWORD, Site};
 use serde_json::json;
 use tessera_testkit::{Browser, Nginx, screenshot_path};
 

@@ -1,6 +1,5 @@
 //! A Tessera server on 127.0.0.1 with a fresh data dir and a clock the test moves, and a tiny
 //! HTTP client that carries cookies by hand (Secure `__Host-` cookies over loopback HTTP).
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,6 @@
 //! The real `tessera` binary as a child process, for the tests that run it as an operator
 //! does: a clean environment, readiness by the `listening on` line, stderr collected, and a kill
 //! on drop so a failing test leaves no server behind.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;

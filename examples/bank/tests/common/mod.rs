@@ -1,6 +1,5 @@
 //! A real Tessera in process with the bank's two users, alice and bob, and the bank in front of
 //! it on a port of its own: the fixture of every bank test.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
