@@ -335,16 +335,19 @@ impl std::fmt::Debug for PostgresServer {
 /// standard input reaches its end; exits with postgres's status. Unless a line `keep` came
 /// first ([`PostgresServer::stop`] sends it), the writer went away without stopping the server
 /// (its process ended), so the watchdog also removes the directory `$TESSERA_TESTKIT_DIR`.
-/// `read` is a builtin, so no process of the watchdog outlives it.
+/// `read` is a builtin, so no process of the watchdog outlives it. The watcher marks the
+/// directory before it signals, so the mark is there when `wait` returns (its exit status could
+/// not say it: the shell may kill the watcher before the watcher exits).
 const WATCHDOG: &str = r#"
 exec 3<&0 0</dev/null
 "$0" "$@" 3<&- &
 pg=$!
+gone="$TESSERA_TESTKIT_DIR/owner-gone"
 (
     keep=
     while read -r line <&3; do [ "$line" = keep ] && keep=1; done
+    [ -n "$keep" ] || : > "$gone"
     kill -INT "$pg" 2>/dev/null
-    [ -n "$keep" ] || exit 3
 ) &
 watcher=$!
 exec 3<&-
@@ -352,7 +355,7 @@ wait "$pg"
 status=$?
 kill "$watcher" 2>/dev/null
 wait "$watcher"
-[ "$?" = 3 ] && rm -rf -- "$TESSERA_TESTKIT_DIR"
+[ -e "$gone" ] && rm -rf -- "$TESSERA_TESTKIT_DIR"
 exit "$status"
 "#;
 

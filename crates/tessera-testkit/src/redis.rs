@@ -239,16 +239,19 @@ impl RedisServer {
 /// ends in any way (a panic, an abort, a `static` server that is never dropped), no server
 /// outlives it, and its directory `$TESSERA_TESTKIT_DIR` is removed. When the server exits
 /// first ([`RedisServer::stop`] kills it by its id), the watchdog exits with it and keeps the
-/// directory. `read` is a builtin, so no process of the watchdog outlives it.
+/// directory. `read` is a builtin, so no process of the watchdog outlives it. The watcher marks
+/// the directory before its kill, so the mark is there when `wait` returns; its exit status
+/// could not say it, since the kill may wake the shell before the watcher exits.
 const WATCHDOG: &str = r#"
 exec 3<&0 0</dev/null
 "$0" "$@" 3<&- &
 srv=$!
 echo "$srv" > "$TESSERA_TESTKIT_PID"
+gone="$TESSERA_TESTKIT_DIR/owner-gone"
 (
     while read -r line <&3; do :; done
+    : > "$gone"
     kill -KILL "$srv" 2>/dev/null
-    exit 3
 ) &
 watcher=$!
 exec 3<&-
@@ -256,7 +259,7 @@ wait "$srv"
 status=$?
 kill "$watcher" 2>/dev/null
 wait "$watcher"
-[ "$?" = 3 ] && rm -rf -- "$TESSERA_TESTKIT_DIR"
+[ -e "$gone" ] && rm -rf -- "$TESSERA_TESTKIT_DIR"
 exit "$status"
 "#;
 
