@@ -303,10 +303,10 @@ struct Tally {
     healthz: LoadResult,
     me: LoadResult,
     floor: LoadResult,
+    /// Each round's `/healthz` and `/v1/me` rates, in round order: two loads back to back on
+    /// one server.
     healthz_rates: Vec<f64>,
     me_rates: Vec<f64>,
-    /// Each round's `/v1/me` rate ÷ its `/healthz` rate: two loads back to back on one server.
-    me_to_healthz: Vec<f64>,
     me_store_calls: f64,
     server_cpu_unknown: bool,
     floor_time: Duration,
@@ -315,12 +315,8 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, healthz: Slice, me: Slice, floor: Option<Slice>) {
-        let (healthz_rate, me_rate) = (healthz.load.rate(), me.load.rate());
-        self.healthz_rates.push(healthz_rate);
-        self.me_rates.push(me_rate);
-        if healthz_rate > 0.0 {
-            self.me_to_healthz.push(me_rate / healthz_rate);
-        }
+        self.healthz_rates.push(healthz.load.rate());
+        self.me_rates.push(me.load.rate());
         self.healthz.append(&healthz.load);
         self.me.append(&me.load);
         if let Some(floor) = floor {
@@ -337,7 +333,14 @@ impl Tally {
         c.healthz_rps = Some(median(&self.healthz_rates));
         // The median of the rounds' ratios, not the ratio of the medians: each round's two
         // loads share the machine's state of the moment, which then cancels out.
-        c.healthz_ratio = (!self.me_to_healthz.is_empty()).then(|| median(&self.me_to_healthz));
+        let ratios: Vec<f64> = self
+            .me_rates
+            .iter()
+            .zip(&self.healthz_rates)
+            .filter(|&(_, &healthz)| healthz > 0.0)
+            .map(|(me, healthz)| me / healthz)
+            .collect();
+        c.healthz_ratio = (!ratios.is_empty()).then(|| median(&ratios));
         c.p50_ms = Some(me.latencies.percentile_ms(50.0));
         c.p99_ms = Some(me.latencies.percentile_ms(99.0));
         c.p999_ms = Some(me.latencies.percentile_ms(99.9));
